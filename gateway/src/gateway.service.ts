@@ -1,0 +1,223 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Actor, PortalMeta } from "@portal/contracts";
+import {
+	Forbidden,
+	GATEWAY_SERVICE,
+	hmacSha256,
+	isMailCaptured,
+	type PortalConfig,
+	PrometheusText,
+	PUBLIC_CALL_HEADER,
+	portalConfig,
+	safeEqual,
+	Unauthorized,
+} from "@portal/platform";
+import type { Context, ServiceBroker, ServiceSchema } from "moleculer";
+import type { ApiSettingsSchema } from "moleculer-web";
+import ApiGateway from "moleculer-web";
+import { CSRF_COOKIE, parseCookies, SESSION_COOKIE, serializeCookie } from "./cookies";
+import { toProblem } from "./problem";
+import { apiRoutes, devRoutes, hookRoutes } from "./routes";
+import { securityHeaders } from "./security-headers";
+
+type Req = IncomingMessage & { $ctx: Ctx; $actor?: Actor; body?: unknown; $sessionToken?: string; $viaCookie?: boolean };
+type Res = ServerResponse;
+type Ctx = Context<unknown, PortalMeta>;
+interface GatewayThis {
+	broker: ServiceBroker;
+	logger: ServiceBroker["logger"];
+	identify(ctx: Ctx, req: Req): Promise<void>;
+	applySession(ctx: Ctx, res: Res): void;
+	readiness(): Promise<{ ready: boolean; checks: Record<string, string> }>;
+}
+
+const BODY_LIMIT = "1mb";
+const STATE_CHANGING = new Set(["POST", "PUT", "PATCH", "DELETE"]);
+const SYSTEM_ACTOR: Actor = { kind: "system", id: "purchase-webhook", roles: [] };
+
+/** The CSRF token is the session token signed with SESSION_SECRET: bound to the session, never stored. */
+const csrfFor = (config: PortalConfig, sessionToken: string) => hmacSha256(config.sessionSecret, `csrf:${sessionToken}`);
+
+const clientIp = (req: IncomingMessage): string => req.socket.remoteAddress ?? "";
+
+function sendJson(res: Res, status: number, body: unknown, contentType = "application/json; charset=utf-8") {
+	res.statusCode = status;
+	res.setHeader("Content-Type", contentType);
+	res.end(JSON.stringify(body));
+}
+
+/** Verifies the webhook's `X-OMTI-Signature` over the raw body, then parses it (route middleware). */
+function verifyPurchaseSignature(config: PortalConfig) {
+	return (req: Req, _res: Res, next: (err?: unknown) => void) => {
+		const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+		const header = String(req.headers["x-omti-signature"] ?? "");
+		const expected = `sha256=${hmacSha256(config.purchaseWebhookSecret, raw)}`;
+		if (!safeEqual(header, expected)) return next(new Unauthorized("The signature does not match the body.", "BAD_SIGNATURE"));
+		try {
+			const parsed: unknown = JSON.parse(raw.toString("utf8"));
+			if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw new Error("not an object");
+			req.body = parsed;
+		} catch {
+			return next(Object.assign(new Error("malformed"), { type: "entity.parse.failed" }));
+		}
+		req.$actor = SYSTEM_ACTOR;
+		next();
+	};
+}
+
+const GatewayService: ServiceSchema<ApiSettingsSchema> = {
+	name: GATEWAY_SERVICE,
+	mixins: [ApiGateway],
+
+	settings: {
+		port: 3000,
+		ip: "127.0.0.1",
+		routes: [],
+		logRequest: "debug",
+		logRequestParams: null,
+		logResponseData: null,
+		log4XXResponses: false,
+		logRouteRegistration: "debug",
+	},
+
+	methods: {
+		/** Session from cookie or bearer token → `ctx.meta.actor`; CSRF for cookie-authenticated changes. */
+		async identify(this: GatewayThis, ctx: Ctx, req: Req) {
+			const config = portalConfig(this.broker);
+			ctx.meta.request = {
+				ip: clientIp(req),
+				userAgent: String(req.headers["user-agent"] ?? "").slice(0, 500),
+				requestId: ctx.requestID ?? "",
+			};
+			if (req.$actor) {
+				ctx.meta.actor = req.$actor;
+				return;
+			}
+			const authorization = String(req.headers.authorization ?? "");
+			const bearer = /^Bearer ([A-Za-z0-9_-]{20,200})$/.exec(authorization)?.[1];
+			const cookieToken = parseCookies(req.headers.cookie)[SESSION_COOKIE];
+			const token = bearer ?? cookieToken;
+			if (!token) return;
+			const actor = await ctx.call<Actor | null, { token: string }>("identity.resolveSession", { token });
+			if (!actor) return;
+			if (!bearer && STATE_CHANGING.has(req.method ?? "")) {
+				const origin = req.headers.origin;
+				if (origin && origin !== new URL(config.publicUrl).origin) throw new Forbidden("Cross-site request refused.", "CSRF_ORIGIN");
+				const sent = String(req.headers["x-csrf-token"] ?? "");
+				const cookie = parseCookies(req.headers.cookie)[CSRF_COOKIE] ?? "";
+				const expected = csrfFor(config, token);
+				if (!safeEqual(sent, cookie) || !safeEqual(sent, expected)) throw new Forbidden("Missing or wrong CSRF token.", "CSRF_TOKEN");
+			}
+			ctx.meta.actor = actor;
+		},
+
+		/** Turns identity's `$session` answer into the session and CSRF cookies. */
+		applySession(this: GatewayThis, ctx: Ctx, res: Res) {
+			const change = ctx.meta.$session;
+			if (!change) return;
+			const config = portalConfig(this.broker);
+			const secure = config.cookieSecure;
+			if ("ended" in change) {
+				res.setHeader("Set-Cookie", [
+					serializeCookie(SESSION_COOKIE, "", { maxAgeSeconds: 0, httpOnly: true, secure }),
+					serializeCookie(CSRF_COOKIE, "", { maxAgeSeconds: 0, httpOnly: false, secure }),
+				]);
+			} else {
+				res.setHeader("Set-Cookie", [
+					serializeCookie(SESSION_COOKIE, change.token, { maxAgeSeconds: change.maxAgeSeconds, httpOnly: true, secure }),
+					serializeCookie(CSRF_COOKIE, csrfFor(config, change.token), { maxAgeSeconds: change.maxAgeSeconds, httpOnly: false, secure }),
+				]);
+			}
+			ctx.meta.$session = undefined;
+		},
+
+		async readiness(this: GatewayThis): Promise<{ ready: boolean; checks: Record<string, string> }> {
+			const broker = this.broker;
+			const checks: Record<string, string> = {
+				broker: broker.started && !broker.stopping ? "up" : "down",
+				transporter: !broker.transit || broker.transit.connected ? "up" : "down",
+			};
+			try {
+				await broker.call("identity.health", {}, { timeout: 2_000 });
+				checks.database = "up";
+			} catch {
+				checks.database = "down";
+			}
+			return { ready: Object.values(checks).every((v) => v === "up"), checks };
+		},
+	},
+
+	/**
+	 * Routes depend on the validated config, so they are set when the schema is merged, before
+	 * moleculer-web reads them (an empty route list would make it add a catch-all route).
+	 */
+	merged(this: GatewayThis, schema: ServiceSchema<ApiSettingsSchema>) {
+		const config = portalConfig(this.broker);
+		const settings = schema.settings as ApiSettingsSchema;
+		const devMailbox = isMailCaptured(config) && config.nodeEnv !== "production";
+		function onBeforeCall(this: GatewayThis, ctx: Ctx, _route: unknown, req: Req) {
+			return this.identify(ctx, req);
+		}
+		function onAfterCall(this: GatewayThis, ctx: Ctx, _route: unknown, _req: Req, res: Res, data: unknown) {
+			this.applySession(ctx, res);
+			res.setHeader("Cache-Control", "no-store");
+			return data;
+		}
+
+		const publicCall = { timeout: 10_000, headers: { [PUBLIC_CALL_HEADER]: "1" } };
+
+		settings.port = config.port;
+		settings.ip = config.host;
+		settings.use = [securityHeaders(config.cookieSecure)];
+		settings.onError = function onError(this: GatewayThis, req: Req, res: Res, err: Error) {
+			const { problem, headers } = toProblem(err);
+			if (problem.status >= 500) this.logger.error({ err: { name: err.name, message: err.message, stack: err.stack } }, "request failed");
+			for (const [key, value] of Object.entries(headers)) res.setHeader(key, value);
+			if (req.$ctx?.requestID) res.setHeader("X-Request-ID", req.$ctx.requestID);
+			sendJson(res, problem.status, problem, "application/problem+json; charset=utf-8");
+		};
+		settings.routes = [
+			{
+				path: "/api/v1/hooks",
+				bodyParsers: { json: false, raw: { type: () => true, limit: BODY_LIMIT } },
+				use: [verifyPurchaseSignature(config)],
+				aliases: hookRoutes,
+				mappingPolicy: "restrict",
+				callOptions: publicCall,
+				onBeforeCall,
+				onAfterCall,
+			},
+			{
+				path: "/api/v1",
+				bodyParsers: { json: { limit: BODY_LIMIT, strict: true } },
+				aliases: { ...apiRoutes, ...(devMailbox ? devRoutes : {}) },
+				mappingPolicy: "restrict",
+				callOptions: publicCall,
+				onBeforeCall,
+				onAfterCall,
+			},
+			{
+				path: "/",
+				bodyParsers: false,
+				mappingPolicy: "restrict",
+				aliases: {
+					"GET healthz"(_req: Req, res: Res) {
+						sendJson(res, 200, { status: "alive" });
+					},
+					async "GET readyz"(this: GatewayThis, _req: Req, res: Res) {
+						const { ready, checks } = await this.readiness();
+						sendJson(res, ready ? 200 : 503, { status: ready ? "ready" : "not ready", checks });
+					},
+					"GET metrics"(this: GatewayThis, _req: Req, res: Res) {
+						const reporters = (this.broker.metrics as unknown as { reporter?: unknown[] }).reporter ?? [];
+						const reporter = reporters.find((r): r is PrometheusText => r instanceof PrometheusText);
+						res.setHeader("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+						res.end(reporter ? reporter.render() : "");
+					},
+				},
+			},
+		];
+	},
+};
+
+export default GatewayService;

@@ -1,0 +1,1 @@
+export { default as GatewayService } from "./gateway.service";

@@ -1,0 +1,83 @@
+import { randomBytes } from "node:crypto";
+import { hostname } from "node:os";
+import { Middleware as ChannelsMiddleware } from "@moleculer/channels";
+import { AccessMiddleware, loggerOptions, type PortalConfig, PrometheusText, StrictValidator } from "@portal/platform";
+import type { BrokerOptions } from "moleculer";
+
+/** Channels' option types demand every default; the adapter fills them in. */
+type ChannelOptions = Parameters<typeof ChannelsMiddleware>[0];
+
+/**
+ * The one broker configuration every process uses, whatever services it runs (ARCHITECTURE:
+ * runtime modes). Everything comes from the validated config; nothing here reads the environment.
+ */
+export function brokerOptions(config: PortalConfig): BrokerOptions {
+	return {
+		namespace: config.namespace,
+		// Unique per broker, so that several brokers in one test process never collide.
+		nodeID: `${hostname()}-${process.pid}-${randomBytes(3).toString("hex")}`,
+		portal: config,
+		transporter: config.transporter ? { type: "NATS", options: { url: config.transporter, maxReconnectAttempts: -1 } } : undefined,
+		cacher: config.cacher
+			? {
+					type: "Redis",
+					options: {
+						redis: config.cacher as unknown as Record<string, unknown>,
+						prefix: `portal-${config.namespace || "default"}`,
+						ttl: 300,
+					},
+				}
+			: { type: "Memory", options: { ttl: 300 } },
+		logger: loggerOptions(config),
+		requestTimeout: 10_000,
+		retryPolicy: { enabled: false },
+		// Idempotent reads are retried on another node by the gateway (see gateway callOptions).
+		registry: { strategy: "RoundRobin", preferLocal: true },
+		circuitBreaker: { enabled: false },
+		tracking: { enabled: true, shutdownTimeout: 10_000 },
+		validator: new StrictValidator() as never,
+		metrics: { enabled: true, reporter: [new PrometheusText() as never] },
+		tracing:
+			config.tracingExporter === "none"
+				? { enabled: false }
+				: {
+						enabled: true,
+						exporter:
+							config.tracingExporter === "console"
+								? { type: "Console" }
+								: config.tracingExporter === "zipkin"
+									? { type: "Zipkin", options: { baseURL: config.tracingEndpoint ?? "http://127.0.0.1:9411" } }
+									: { type: "Jaeger", options: { endpoint: config.tracingEndpoint ?? undefined } },
+					},
+		middlewares: [
+			AccessMiddleware(),
+			ChannelsMiddleware({
+				adapter: config.channels
+					? {
+							type: "NATS",
+							options: {
+								nats: {
+									url: config.channels,
+									connectionOptions: { maxReconnectAttempts: -1, reconnectTimeWait: 500 },
+									// A durable consumer created after messages were published still gets them.
+									consumerOptions: { config: { deliver_policy: "all", ack_wait: 30_000_000_000 } },
+								},
+								maxRetries: 5,
+							},
+						}
+					: { type: "Fake" },
+				context: true,
+			} as unknown as ChannelOptions),
+		],
+	};
+}
+
+/** The services a process runs: `SERVICES=identity,profile`, or every one of them. */
+export function selectServices<T>(config: PortalConfig, catalog: Record<string, T>): T[] {
+	const names = config.services ?? Object.keys(catalog);
+	const unknown = names.filter((name) => !(name in catalog));
+	if (unknown.length > 0) {
+		throw new Error(`SERVICES names unknown services: ${unknown.join(", ")} (known: ${Object.keys(catalog).join(", ")})`);
+	}
+	return names.map((name) => catalog[name] as T);
+}

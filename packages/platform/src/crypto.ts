@@ -1,0 +1,15 @@
+import { createHash, createHmac, randomBytes, timingSafeEqual } from "node:crypto";
+
+/** A secret for a link or a session: 32 random bytes, URL-safe. Only its hash is ever stored. */
+export const newToken = (): string => randomBytes(32).toString("base64url");
+
+export const sha256 = (value: string): string => createHash("sha256").update(value).digest("hex");
+
+export const hmacSha256 = (secret: string, value: string | Buffer): string => createHmac("sha256", secret).update(value).digest("hex");
+
+/** Compares two strings in time independent of where they differ. */
+export function safeEqual(a: string, b: string): boolean {
+	const left = Buffer.from(a);
+	const right = Buffer.from(b);
+	return left.length === right.length && timingSafeEqual(left, right);
+}

@@ -1,0 +1,25 @@
+import { MetricReporters } from "moleculer";
+
+type Registry = { broker: { namespace: string; nodeID: string } };
+
+/**
+ * Moleculer's Prometheus reporter without its own HTTP server: the gateway serves the text at
+ * `/metrics` and every other process on its health port, so no extra port is opened per process.
+ */
+export class PrometheusText extends (MetricReporters.Prometheus as unknown as new (
+	opts?: object,
+) => { init(registry: Registry): void; generatePrometheusResponse(): string; defaultLabels: unknown; registry: Registry }) {
+	override init(registry: Registry): void {
+		(MetricReporters.Base as unknown as { prototype: { init(this: unknown, r: Registry): void } }).prototype.init.call(this, registry);
+		this.defaultLabels = { namespace: registry.broker.namespace, nodeID: registry.broker.nodeID };
+	}
+
+	stop(): Promise<void> {
+		return Promise.resolve();
+	}
+
+	/** The Prometheus exposition text of every metric of this broker. */
+	render(): string {
+		return this.generatePrometheusResponse();
+	}
+}

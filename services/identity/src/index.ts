@@ -1,0 +1,2 @@
+export { migrations as identityMigrations } from "../migrations";
+export { default as IdentityService } from "./identity.service";
