@@ -1,23 +1,24 @@
-import { ConfigError, loadConfig, migrate, openDatabase } from "@portal/platform";
+import { ConfigError, loadConfig, migrate, openDatabase, type PortalConfig } from "@portal/platform";
 import { migrationCatalog } from "./catalog";
 
-/** Runs every service's migrations (the Kubernetes migration Job, and `npm run migrate`). */
-async function main(): Promise<void> {
-	const config = loadConfig();
+/** Runs every service's migrations: the Kubernetes migration Job, `npm run migrate`, and test set-up. */
+export async function migrateAll(config: PortalConfig, log: (line: string) => void = () => undefined): Promise<void> {
 	const db = openDatabase(config);
 	try {
 		for (const { schema, migrations } of migrationCatalog) {
 			const applied = await migrate(db, schema, migrations);
-			process.stdout.write(`${schema}: ${applied.length === 0 ? "up to date" : `applied ${applied.join(", ")}`}\n`);
+			log(`${schema}: ${applied.length === 0 ? "up to date" : `applied ${applied.join(", ")}`}`);
 		}
 	} finally {
 		await db.destroy();
 	}
 }
 
-main().catch((err) => {
-	process.stderr.write(
-		`${err instanceof ConfigError ? err.message : `Migration failed: ${err instanceof Error ? err.message : String(err)}`}\n`,
-	);
-	process.exit(1);
-});
+if (require.main === module) {
+	migrateAll(loadConfig(), (line) => process.stdout.write(`${line}\n`)).catch((err) => {
+		process.stderr.write(
+			`${err instanceof ConfigError ? err.message : `Migration failed: ${err instanceof Error ? err.message : String(err)}`}\n`,
+		);
+		process.exit(1);
+	});
+}

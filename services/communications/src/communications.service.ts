@@ -1,16 +1,24 @@
-import { type AccountCreatedMessage, Channels, type PortalMeta, type ProductAddedMessage } from "@portal/contracts";
+import {
+	type AccountCreatedMessage,
+	Channels,
+	type MailRequestedMessage,
+	type PortalMeta,
+	type ProductAddedMessage,
+} from "@portal/contracts";
 import { Database, type DatabaseThis, defineService, isMailCaptured, NotFound, portalConfig } from "@portal/platform";
 import type { Context } from "moleculer";
 import { migrations } from "../migrations";
 import { createSender, deliverDue, type MailSender } from "./delivery";
 import { capturedFor, enqueueMail, type NewMail } from "./mails.repo";
-import { render } from "./templates";
+import { templates } from "./templates";
+
+type QueueRequest = Omit<NewMail, "from" | "rendered"> & { data: Record<string, string> };
 
 interface Vars {
 	sender: MailSender;
 	deliveryTimer?: NodeJS.Timeout;
 	deliveryRun?: Promise<number>;
-	queue(mail: Omit<NewMail, "from">): Promise<void>;
+	queue(mail: QueueRequest): Promise<void>;
 	deliver(): Promise<number>;
 }
 type CommunicationsThis = DatabaseThis & Vars;
@@ -64,14 +72,22 @@ const CommunicationsService = defineService<CommunicationsThis>({
 					accountId: m.accountId,
 					template: "welcome",
 					to: m.email,
-					rendered: render("welcome", {
+					data: {
 						name: m.givenName ?? m.username,
 						username: m.username,
 						productName: m.product.name,
 						activationUrl: `${config.publicUrl}/activate?token=${encodeURIComponent(m.activationToken)}`,
 						expiresAt: new Date(m.activationExpiresAt).toUTCString(),
-					}),
+					},
 				});
+			},
+		},
+		[Channels.mailRequested]: {
+			group: "communications",
+			context: true,
+			async handler(ctx: Context<MailRequestedMessage>) {
+				const { idempotencyKey, accountId, to, template, data } = ctx.params;
+				await this.queue({ idempotencyKey, accountId, to, template, data });
 			},
 		},
 		[Channels.productAdded]: {
@@ -84,21 +100,21 @@ const CommunicationsService = defineService<CommunicationsThis>({
 					accountId: m.accountId,
 					template: "product-added",
 					to: m.email,
-					rendered: render("product-added", {
-						username: m.username,
-						productName: m.product.name,
-						portalUrl: portalConfig(this.broker).publicUrl,
-					}),
+					data: { username: m.username, productName: m.product.name, portalUrl: portalConfig(this.broker).publicUrl },
 				});
 			},
 		},
 	},
 
 	methods: {
-		async queue(mail: Omit<NewMail, "from">) {
-			const from =
-				mail.rendered.kind === "marketing" ? portalConfig(this.broker).mailFrom.marketing : portalConfig(this.broker).mailFrom.service;
-			if (await enqueueMail(this.db, { ...mail, from })) void this.deliver().catch(() => undefined);
+		/** Renders and queues a mail once per idempotency key; delivery happens in the background. */
+		async queue({ data, ...mail }: QueueRequest) {
+			const template = templates.get(mail.template);
+			if (!template) throw new Error(`unknown mail template '${mail.template}'`);
+			const rendered = template.render(data);
+			const { mailFrom } = portalConfig(this.broker);
+			const from = rendered.kind === "marketing" ? mailFrom.marketing : mailFrom.service;
+			if (await enqueueMail(this.db, { ...mail, rendered, from })) void this.deliver().catch(() => undefined);
 		},
 
 		/** One delivery pass at a time per replica; replicas share the queue through row locks. */

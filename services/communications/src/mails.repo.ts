@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { Knex } from "@portal/platform";
-import type { RenderedMail, TemplateName } from "./templates";
+import type { RenderedMail } from "./templates";
 
 const mails = "communications.mails";
 
@@ -28,7 +28,7 @@ export interface MailRow {
 export interface NewMail {
 	idempotencyKey: string;
 	accountId?: string;
-	template: TemplateName;
+	template: string;
 	to: string;
 	from: string;
 	rendered: RenderedMail;
