@@ -17,7 +17,7 @@ import type { ApiSettingsSchema } from "moleculer-web";
 import ApiGateway from "moleculer-web";
 import { CSRF_COOKIE, parseCookies, SESSION_COOKIE, serializeCookie } from "./cookies";
 import { toProblem } from "./problem";
-import { apiRoutes, devRoutes, hookRoutes } from "./routes";
+import { apiRoutes, devRoutes, hookRoutes, rootRoutes } from "./routes";
 import { securityHeaders } from "./security-headers";
 
 type Req = IncomingMessage & { $ctx: Ctx; $actor?: Actor; body?: unknown; $sessionToken?: string; $viaCookie?: boolean };
@@ -88,6 +88,7 @@ const GatewayService: ServiceSchema<ApiSettingsSchema> = {
 				ip: clientIp(req),
 				userAgent: String(req.headers["user-agent"] ?? "").slice(0, 500),
 				requestId: ctx.requestID ?? "",
+				gpc: req.headers["sec-gpc"] === "1",
 			};
 			if (req.$actor) {
 				ctx.meta.actor = req.$actor;
@@ -200,7 +201,11 @@ const GatewayService: ServiceSchema<ApiSettingsSchema> = {
 				path: "/",
 				bodyParsers: false,
 				mappingPolicy: "restrict",
+				callOptions: publicCall,
+				onBeforeCall,
+				onAfterCall,
 				aliases: {
+					...rootRoutes,
 					"GET healthz"(_req: Req, res: Res) {
 						sendJson(res, 200, { status: "alive" });
 					},

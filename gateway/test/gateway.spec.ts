@@ -12,12 +12,21 @@ describe("gateway", () => {
 	const expectProblem = (res: { status: number; headers: Headers; body: any }, status: number, code: string) => {
 		expect(res.status).toBe(status);
 		expect(res.headers.get("content-type")).toMatch(/^application\/problem\+json/);
-		expect(res.body).toMatchObject({ status, code, type: expect.stringMatching(/^urn:omti:portal:problem:/), title: expect.any(String), detail: expect.any(String) });
+		expect(res.body).toMatchObject({
+			status,
+			code,
+			type: expect.stringMatching(/^urn:omti:portal:problem:/),
+			title: expect.any(String),
+			detail: expect.any(String),
+		});
 		expect(JSON.stringify(res.body)).not.toMatch(/at .*\.(ts|js):\d+/);
 	};
 
 	it("R31: malformed JSON is a 400 problem", async () => {
-		const res = await httpRequest(`${portal.url}/api/v1/auth/sign-in`, "POST", { raw: '{"login":', headers: { "Content-Type": "application/json" } });
+		const res = await httpRequest(`${portal.url}/api/v1/auth/sign-in`, "POST", {
+			raw: '{"login":',
+			headers: { "Content-Type": "application/json" },
+		});
 		expectProblem(res, 400, "MALFORMED_JSON");
 	});
 
@@ -30,7 +39,10 @@ describe("gateway", () => {
 		const res = await portal.request("POST", "/api/v1/auth/sign-in", { body: { login: "a", isAdmin: true } });
 		expectProblem(res, 422, "VALIDATION_ERROR");
 		expect(res.body.errors).toEqual(
-			expect.arrayContaining([expect.objectContaining({ field: "password" }), expect.objectContaining({ message: expect.stringContaining("isAdmin") })]),
+			expect.arrayContaining([
+				expect.objectContaining({ field: "password" }),
+				expect.objectContaining({ message: expect.stringContaining("isAdmin") }),
+			]),
 		);
 	});
 
@@ -41,7 +53,11 @@ describe("gateway", () => {
 
 	it("R4: a route that needs a session answers 401 without one, and with a made-up token", async () => {
 		expectProblem(await portal.request("GET", "/api/v1/me"), 401, "UNAUTHORIZED");
-		expectProblem(await portal.request("GET", "/api/v1/me", { headers: { Authorization: `Bearer ${"x".repeat(43)}` } }), 401, "UNAUTHORIZED");
+		expectProblem(
+			await portal.request("GET", "/api/v1/me", { headers: { Authorization: `Bearer ${"x".repeat(43)}` } }),
+			401,
+			"UNAUTHORIZED",
+		);
 	});
 
 	it("R1: the purchase webhook refuses a wrong signature (401) and accepts a signed event (202)", async () => {
@@ -96,7 +112,9 @@ describe("gateway", () => {
 				"CSRF_TOKEN",
 			);
 			expectProblem(
-				await portal.request("POST", "/api/v1/auth/sign-out", { headers: { Cookie: cookies, "X-CSRF-Token": csrf, Origin: "https://evil.example" } }),
+				await portal.request("POST", "/api/v1/auth/sign-out", {
+					headers: { Cookie: cookies, "X-CSRF-Token": csrf, Origin: "https://evil.example" },
+				}),
 				403,
 				"CSRF_ORIGIN",
 			);
@@ -104,7 +122,9 @@ describe("gateway", () => {
 		});
 
 		it("R6: sign-out with the CSRF token ends the session at once and clears the cookies", async () => {
-			const res = await portal.request("POST", "/api/v1/auth/sign-out", { headers: { Cookie: cookies, "X-CSRF-Token": csrf, Origin: portal.url } });
+			const res = await portal.request("POST", "/api/v1/auth/sign-out", {
+				headers: { Cookie: cookies, "X-CSRF-Token": csrf, Origin: portal.url },
+			});
 			expect(res.status).toBe(204);
 			expect(res.setCookies.join("\n")).toMatch(/portal_session=; .*Max-Age=0/);
 			expect((await portal.request("GET", "/api/v1/me", { headers: { Cookie: cookies } })).status).toBe(401);

@@ -55,22 +55,30 @@ describe("API: from purchase to signed-in customer", () => {
 	});
 
 	it("R4: a wrong password and an unknown user get the same answer", async () => {
-		const wrong = await portal.request("POST", "/api/v1/auth/sign-in", { body: { login: "dana.reporter", password: "not the password at all" } });
-		const unknown = await portal.request("POST", "/api/v1/auth/sign-in", { body: { login: "nobody.here", password: "not the password at all" } });
+		const wrong = await portal.request("POST", "/api/v1/auth/sign-in", {
+			body: { login: "dana.reporter", password: "not the password at all" },
+		});
+		const unknown = await portal.request("POST", "/api/v1/auth/sign-in", {
+			body: { login: "nobody.here", password: "not the password at all" },
+		});
 		expect(wrong.status).toBe(401);
 		expect(unknown.status).toBe(401);
 		expect(unknown.body).toEqual(wrong.body);
 	});
 
 	it("R1: an unknown activation token is a 400, an expired one a 410", async () => {
-		const unknown = await portal.request("POST", "/api/v1/auth/activate", { body: { token: "A".repeat(43), password: "stenotype ribbon quarterly 1987" } });
+		const unknown = await portal.request("POST", "/api/v1/auth/activate", {
+			body: { token: "A".repeat(43), password: "stenotype ribbon quarterly 1987" },
+		});
 		expect(unknown.status).toBe(400);
 
 		await portal.purchase(purchaseEvent({ email: "late@example.com", product: "MR8" }));
 		const [welcome] = await portal.mailsFor("late@example.com");
 		const token = new URL(welcome?.links[0] ?? "").searchParams.get("token");
 		const db = (portal.broker.getLocalService("identity") as unknown as { db: import("@portal/platform").Knex }).db;
-		await db("identity.tokens").update({ expires_at: new Date(Date.now() - 1000) }).whereIn("account_id", db("identity.accounts").select("id").where({ email_normalized: "late@example.com" }));
+		await db("identity.tokens")
+			.update({ expires_at: new Date(Date.now() - 1000) })
+			.whereIn("account_id", db("identity.accounts").select("id").where({ email_normalized: "late@example.com" }));
 		const expired = await portal.request("POST", "/api/v1/auth/activate", { body: { token, password: "stenotype ribbon quarterly 1987" } });
 		expect(expired.status).toBe(410);
 		expect(expired.body.code).toBe("TOKEN_EXPIRED");

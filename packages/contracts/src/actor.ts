@@ -12,6 +12,8 @@ export interface RequestInfo {
 	ip: string;
 	userAgent: string;
 	requestId: string;
+	/** The browser sent `Sec-GPC: 1` (Global Privacy Control, R24). */
+	gpc: boolean;
 }
 
 export interface PortalMeta {

@@ -1,5 +1,5 @@
-import { SMTPServer } from "smtp-server";
 import type { Knex } from "@portal/platform";
+import { SMTPServer } from "smtp-server";
 import { eventually, freePort, purchaseEvent, startTestPortal, type TestPortal } from "../../../test/support/portal";
 
 interface Received {
