@@ -17,7 +17,7 @@ import { hashPassword, passwordProblems, verifyPassword } from "./passwords";
 import { type PurchaseOutcome, parsePurchaseEvent, recordPurchase } from "./purchases";
 import { liveSession, revokeSession, startSession } from "./sessions.repo";
 import { consumeToken, peekToken } from "./tokens.repo";
-import type { AccountRow, ActivateParams, Me, SignInParams } from "./types";
+import type { AccountRow, AccountSummary, ActivateParams, Me, SignInParams } from "./types";
 
 interface IdentityMethods {
 	acceptPurchase(event: PurchaseEvent, source: "channel" | "webhook"): Promise<PurchaseOutcome>;
@@ -115,6 +115,27 @@ const IdentityService = defineService<IdentityThis>({
 				const account = await findById(this.db, ctx.meta.actor?.id ?? "");
 				if (!account) throw new Unauthorized();
 				return describe(this.db, account);
+			},
+		},
+
+		/**
+		 * Finds accounts for other services (sharing resolves grantees by user name or email; compliance
+		 * lists accounts): public facts only, never credentials.
+		 */
+		lookup: {
+			params: {
+				username: { type: "string", optional: true, max: 254, trim: true },
+				email: { type: "string", optional: true, max: 254, trim: true },
+				ids: { type: "array", optional: true, max: 1000, items: "uuid" },
+			},
+			async handler(ctx: Ctx<{ username?: string; email?: string; ids?: string[] }>): Promise<AccountSummary[]> {
+				const { username, email, ids } = ctx.params;
+				if (!username && !email && !ids) return [];
+				const query = this.db<AccountRow>("identity.accounts").select("id", "username", "email", "kind", "status");
+				if (username) query.where("username", username.toLowerCase());
+				if (email) query.where("email_normalized", email.toLowerCase());
+				if (ids) query.whereIn("id", ids);
+				return query;
 			},
 		},
 

@@ -57,3 +57,6 @@ export interface ActivateParams {
 	token: string;
 	password: string;
 }
+
+/** What other services may know about an account (`identity.lookup`). */
+export type AccountSummary = Pick<AccountRow, "id" | "username" | "email" | "kind" | "status">;
