@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { Middleware as ChannelsMiddleware } from "@moleculer/channels";
-import { AccessMiddleware, loggerOptions, type PortalConfig, PrometheusText, StrictValidator } from "@portal/platform";
+import { AccessMiddleware, HealthMiddleware, loggerOptions, type PortalConfig, PrometheusText, StrictValidator } from "@portal/platform";
 import type { BrokerOptions } from "moleculer";
 
 /** Channels' option types demand every default; the adapter fills them in. */
@@ -50,6 +50,7 @@ export function brokerOptions(config: PortalConfig): BrokerOptions {
 									: { type: "Jaeger", options: { endpoint: config.tracingEndpoint ?? undefined } },
 					},
 		middlewares: [
+			HealthMiddleware(),
 			AccessMiddleware(),
 			ChannelsMiddleware({
 				adapter: config.channels

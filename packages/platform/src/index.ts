@@ -7,6 +7,7 @@ export * from "./crypto";
 export * from "./database";
 export * from "./database.mixin";
 export * from "./errors";
+export * from "./health";
 export * from "./logger";
 export * from "./metrics";
 export * from "./moleculer-augment";

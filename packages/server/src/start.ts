@@ -1,4 +1,4 @@
-import { ConfigError, isMailCaptured, loadConfig, type PortalConfig, usesDevelopmentSecrets } from "@portal/platform";
+import { ConfigError, isMailCaptured, loadConfig, type PortalConfig, startHealthServer, usesDevelopmentSecrets } from "@portal/platform";
 import { ServiceBroker } from "moleculer";
 import { brokerOptions, selectServices } from "../../../moleculer.config";
 import { serviceCatalog } from "./catalog";
@@ -7,7 +7,14 @@ import { serviceCatalog } from "./catalog";
 export async function startPortal(config: PortalConfig): Promise<ServiceBroker> {
 	const broker = new ServiceBroker(brokerOptions(config));
 	for (const schema of selectServices(config, serviceCatalog)) broker.createService(schema);
-	await broker.start();
+	// Before the broker starts, so liveness answers during a slow start; it closes when the broker stops.
+	const health = config.healthPort === null ? null : await startHealthServer(broker, config);
+	try {
+		await broker.start();
+	} catch (err) {
+		health?.close();
+		throw err;
+	}
 	return broker;
 }
 
@@ -20,6 +27,7 @@ function explain(config: PortalConfig, broker: ServiceBroker): string {
 			.join(", ")} on node ${broker.nodeID}`,
 	];
 	if (runsGateway) lines.push(`  Portal:   ${config.publicUrl}/`, `  Health:   ${config.publicUrl}/healthz`);
+	if (config.healthPort !== null) lines.push(`  Probes:   http://${config.host}:${config.healthPort}/livez, /readyz, /metrics`);
 	if (runsGateway && isMailCaptured(config)) lines.push(`  Mailbox:  ${config.publicUrl}/api/v1/dev/mailbox  (mail is captured, not sent)`);
 	if (usesDevelopmentSecrets(config))
 		lines.push("  Secrets:  development values in use (set PURCHASE_WEBHOOK_SECRET and SESSION_SECRET for real use)");

@@ -1,0 +1,144 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { Middleware, ServiceBroker } from "moleculer";
+import type { PortalConfig } from "./config";
+import { PrometheusText } from "./metrics";
+
+/**
+ * Where a process is in its life, as Kubernetes needs to know it: `starting` (not ready yet),
+ * `up`, `stopping` (drain: readiness false at once, liveness still true so the pod is not killed
+ * mid-drain), `down`.
+ */
+export type HealthState = "starting" | "up" | "stopping" | "down";
+
+export interface Readiness {
+	ready: boolean;
+	state: HealthState;
+	checks: Record<string, "up" | "down">;
+}
+
+const states = new WeakMap<ServiceBroker, HealthState>();
+const servers = new WeakMap<ServiceBroker, Server>();
+
+/** How long one readiness check may take: kubelet probes time out too, and a hung database is "down". */
+const CHECK_TIMEOUT_MS = 2_000;
+
+/** The process's health state; a broker created without {@link HealthMiddleware} is reported by its flags. */
+export function healthState(broker: ServiceBroker): HealthState {
+	const state = states.get(broker);
+	if (state) return state;
+	if (broker.stopping) return "stopping";
+	return broker.started ? "up" : "starting";
+}
+
+/**
+ * Follows the broker's lifecycle and closes the health server once the broker has stopped.
+ * Readiness does not wait for the `stopping` hook: `broker.stop()` clears `broker.started` first
+ * (see {@link readiness}), so the pod leaves the Service endpoints before the drain begins.
+ */
+export function HealthMiddleware(): Middleware {
+	return {
+		name: "Health",
+		created(broker: ServiceBroker) {
+			states.set(broker, "starting");
+		},
+		started(broker: ServiceBroker) {
+			states.set(broker, "up");
+		},
+		stopping(broker: ServiceBroker) {
+			states.set(broker, "stopping");
+		},
+		async stopped(broker: ServiceBroker) {
+			states.set(broker, "down");
+			const server = servers.get(broker);
+			servers.delete(broker);
+			if (server) await closeServer(server);
+		},
+	} as unknown as Middleware;
+}
+
+/**
+ * Readiness of this process only: broker started and not stopping, transporter connected (when
+ * there is one), and each local service with a database answering its own `health` action.
+ */
+export async function readiness(broker: ServiceBroker): Promise<Readiness> {
+	let state = healthState(broker);
+	// `broker.stop()` clears `started` first, before the stop delay and the drain.
+	if (state === "up" && !broker.started) state = "stopping";
+	const checks: Readiness["checks"] = { broker: state === "up" ? "up" : "down" };
+	if (broker.transit) checks.transporter = broker.transit.connected && !broker.transit.disconnecting ? "up" : "down";
+	const databases = broker.services.filter((svc) => svc.metadata?.schema !== undefined && svc.schema.actions?.health !== undefined);
+	await Promise.all(
+		databases.map(async (svc) => {
+			try {
+				await broker.call(`${svc.fullName}.health`, {}, { nodeID: broker.nodeID, timeout: CHECK_TIMEOUT_MS });
+				checks[`database:${svc.name}`] = "up";
+			} catch {
+				checks[`database:${svc.name}`] = "down";
+			}
+		}),
+	);
+	return { ready: Object.values(checks).every((check) => check === "up"), state, checks };
+}
+
+/** The Prometheus text of this broker's metrics (Moleculer's own and the portal's domain counters). */
+export function metricsText(broker: ServiceBroker): string {
+	const reporters = (broker.metrics as unknown as { reporter?: unknown[] }).reporter ?? [];
+	const reporter = reporters.find((r): r is PrometheusText => r instanceof PrometheusText);
+	return reporter ? reporter.render() : "";
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+	res.statusCode = status;
+	res.setHeader("Content-Type", "application/json; charset=utf-8");
+	res.setHeader("Cache-Control", "no-store");
+	res.end(JSON.stringify(body));
+}
+
+async function answer(broker: ServiceBroker, req: IncomingMessage, res: ServerResponse): Promise<void> {
+	if (req.method !== "GET" && req.method !== "HEAD") return send(res, 405, { status: "method not allowed" });
+	const path = new URL(req.url ?? "/", "http://health").pathname;
+	if (path === "/livez" || path === "/healthz") {
+		const state = healthState(broker);
+		return send(res, state === "down" ? 503 : 200, { status: state === "down" ? "down" : "alive", state });
+	}
+	if (path === "/readyz") {
+		const result = await readiness(broker);
+		return send(res, result.ready ? 200 : 503, { status: result.ready ? "ready" : "not ready", ...result });
+	}
+	if (path === "/metrics") {
+		res.statusCode = 200;
+		res.setHeader("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+		res.end(metricsText(broker));
+		return;
+	}
+	send(res, 404, { status: "not found" });
+}
+
+/**
+ * Starts the health server on HEALTH_PORT (a port of its own, so probes and scrapes never queue
+ * behind user traffic and processes without the gateway answer too). Start it before the broker
+ * so that liveness answers during a slow start; it closes itself when the broker has stopped.
+ */
+export async function startHealthServer(broker: ServiceBroker, config: Pick<PortalConfig, "healthPort" | "host">): Promise<Server> {
+	const server = createServer((req, res) => {
+		answer(broker, req, res).catch(() => send(res, 500, { status: "error" }));
+	});
+	// Probes are short; a kept-alive probe socket must not hold the process open at exit.
+	server.keepAliveTimeout = 1_000;
+	await new Promise<void>((resolve, reject) => {
+		server.once("error", reject);
+		server.listen(config.healthPort ?? 0, config.host, () => {
+			server.off("error", reject);
+			resolve();
+		});
+	});
+	servers.set(broker, server);
+	return server;
+}
+
+function closeServer(server: Server): Promise<void> {
+	return new Promise((resolve) => {
+		server.close(() => resolve());
+		server.closeAllConnections();
+	});
+}
