@@ -10,7 +10,10 @@ import { connect } from "nats";
  */
 export const infraMode = process.env.TEST_INFRA === "1";
 
-export const describeInfra = infraMode ? describe : describe.skip;
+/** `describe` under `npm run test:infra`, skipped on embedded defaults (no Postgres/Redis/NATS there). */
+export function describeInfra(name: string, suite: () => void): void {
+	(infraMode ? describe : describe.skip)(name, suite);
+}
 
 export const uniqueNamespace = (): string => `t${randomBytes(4).toString("hex")}`;
 

@@ -1,0 +1,121 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { once } from "node:events";
+import { existsSync } from "node:fs";
+
+/**
+ * The bench shares two cores fairly: whatever is measured (the portal or the raw baseline) runs on
+ * core 0 and the load generator on core 1, so both sides of every ratio get the same handicap.
+ */
+export const SYSTEM_CPU = "0";
+export const LOAD_CPU = "1";
+const hasTaskset = existsSync("/usr/bin/taskset");
+
+export function pinned(cpu: string, command: string, args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
+	const [cmd, argv] = hasTaskset ? ["taskset", ["-c", cpu, command, ...args]] : [command, args];
+	return spawn(cmd, argv, { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+}
+
+const tsx = ["node_modules/.bin/tsx", "--conditions=source"];
+
+export function startNodeScript(script: string, env: NodeJS.ProcessEnv, cpu = SYSTEM_CPU): ChildProcess {
+	const [bin, ...flags] = tsx;
+	return pinned(cpu, bin as string, [...flags, script], env);
+}
+
+export async function stop(child: ChildProcess | undefined): Promise<void> {
+	if (!child || child.exitCode !== null) return;
+	child.kill("SIGTERM");
+	const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+	await once(child, "exit");
+	clearTimeout(timer);
+}
+
+export async function waitFor(url: string, timeoutMs = 60_000): Promise<number> {
+	const started = Date.now();
+	for (;;) {
+		try {
+			const res = await fetch(url);
+			if (res.ok) return Date.now() - started;
+		} catch {
+			// not listening yet
+		}
+		if (Date.now() - started > timeoutMs) throw new Error(`${url} did not become ready`);
+		await new Promise((resolve) => setTimeout(resolve, 50));
+	}
+}
+
+export async function waitForLine(child: ChildProcess, pattern: RegExp, timeoutMs = 60_000): Promise<void> {
+	let seen = "";
+	await new Promise<void>((resolve, reject) => {
+		const timer = setTimeout(() => reject(new Error(`no line matching ${pattern}: ${seen.slice(-500)}`)), timeoutMs);
+		const onData = (chunk: Buffer) => {
+			seen += chunk.toString();
+			if (pattern.test(seen)) {
+				clearTimeout(timer);
+				resolve();
+			}
+		};
+		child.stdout?.on("data", onData);
+		child.stderr?.on("data", onData);
+	});
+}
+
+export interface LoadResult {
+	requestsPerSecond: number;
+	p50: number;
+	p99: number;
+	non2xx: number;
+	errors: number;
+	total: number;
+}
+
+/** autocannon in its own process on the load core; bounded by duration, loopback only. */
+export async function load(opts: {
+	url: string;
+	connections: number;
+	seconds: number;
+	method?: string;
+	headers?: Record<string, string>;
+	body?: string;
+}): Promise<LoadResult> {
+	const args = [
+		"node_modules/.bin/autocannon",
+		"--json",
+		"-c",
+		String(opts.connections),
+		"-d",
+		String(opts.seconds),
+		"-m",
+		opts.method ?? "GET",
+	];
+	for (const [key, value] of Object.entries(opts.headers ?? {})) args.push("-H", `${key}=${value}`);
+	if (opts.body) args.push("-b", opts.body);
+	args.push(opts.url);
+	const child = pinned(LOAD_CPU, "node", args);
+	let out = "";
+	child.stdout?.on("data", (chunk: Buffer) => {
+		out += chunk.toString();
+	});
+	const [code] = await once(child, "exit");
+	if (code !== 0) throw new Error(`autocannon exited ${code}`);
+	const result = JSON.parse(out) as {
+		requests: { average: number; total: number };
+		latency: { p50: number; p99: number };
+		non2xx: number;
+		errors: number;
+	};
+	return {
+		requestsPerSecond: result.requests.average,
+		p50: result.latency.p50,
+		p99: result.latency.p99,
+		non2xx: result.non2xx,
+		errors: result.errors,
+		total: result.requests.total,
+	};
+}
+
+export function percentile(values: number[], p: number): number {
+	if (values.length === 0) return Number.NaN;
+	const sorted = [...values].sort((a, b) => a - b);
+	return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number;
+}
