@@ -15,10 +15,13 @@ import {
 import type { Context, ServiceBroker, ServiceSchema } from "moleculer";
 import type { ApiSettingsSchema } from "moleculer-web";
 import ApiGateway from "moleculer-web";
+import { API_DOCS_CSS, API_DOCS_JS, renderApiDocs } from "./api-docs";
 import { CSRF_COOKIE, parseCookies, SESSION_COOKIE, serializeCookie } from "./cookies";
+import { openApiDocument, type RouteGroup } from "./openapi";
 import { toProblem } from "./problem";
 import { apiRoutes, devRoutes, hookRoutes, rootRoutes } from "./routes";
 import { securityHeaders } from "./security-headers";
+import { serveUi } from "./static-ui";
 
 type Req = IncomingMessage & { $ctx: Ctx; $actor?: Actor; body?: unknown; $sessionToken?: string; $viaCookie?: boolean };
 type Res = ServerResponse;
@@ -44,6 +47,26 @@ function sendJson(res: Res, status: number, body: unknown, contentType = "applic
 	res.statusCode = status;
 	res.setHeader("Content-Type", contentType);
 	res.end(JSON.stringify(body));
+}
+
+function sendText(res: Res, body: string, contentType: string) {
+	res.statusCode = 200;
+	res.setHeader("Content-Type", contentType);
+	res.setHeader("Cache-Control", "no-cache");
+	res.end(body);
+}
+
+/** First path segments the UI must never answer for: the API, probes and root aliases (`/l/:code`). */
+function reservedSegments(): Set<string> {
+	const segments = new Set(["api", "healthz", "readyz", "metrics"]);
+	for (const alias of Object.keys(rootRoutes)) {
+		const segment = alias
+			.replace(/^[A-Z]+\s+/, "")
+			.replace(/^\/+/, "")
+			.split("/")[0];
+		if (segment) segments.add(segment);
+	}
+	return segments;
 }
 
 /** Verifies the webhook's `X-OMTI-Signature` over the raw body, then parses it (route middleware). */
@@ -166,6 +189,14 @@ const GatewayService: ServiceSchema<ApiSettingsSchema> = {
 		}
 
 		const publicCall = { timeout: 10_000, headers: { [PUBLIC_CALL_HEADER]: "1" } };
+		const v1Aliases = { ...apiRoutes, ...(devMailbox ? devRoutes : {}) };
+		const routeGroups: RouteGroup[] = [
+			{ prefix: "/api/v1/hooks", aliases: hookRoutes, auth: "signature" },
+			{ prefix: "/api/v1", aliases: v1Aliases, auth: "session" },
+			{ prefix: "/", aliases: rootRoutes, auth: "session" },
+		];
+		// Built per request from the live registry, so the actions of every node are described.
+		const openApi = (broker: ServiceBroker) => openApiDocument(broker, routeGroups, "v1");
 
 		settings.port = config.port;
 		settings.ip = config.host;
@@ -191,7 +222,7 @@ const GatewayService: ServiceSchema<ApiSettingsSchema> = {
 			{
 				path: "/api/v1",
 				bodyParsers: { json: { limit: BODY_LIMIT, strict: true } },
-				aliases: { ...apiRoutes, ...(devMailbox ? devRoutes : {}) },
+				aliases: v1Aliases,
 				mappingPolicy: "restrict",
 				callOptions: publicCall,
 				onBeforeCall,
@@ -200,12 +231,27 @@ const GatewayService: ServiceSchema<ApiSettingsSchema> = {
 			{
 				path: "/",
 				bodyParsers: false,
+				// The UI answers GET/HEAD outside the reserved prefixes, before the aliases below.
+				use: [serveUi(reservedSegments())],
 				mappingPolicy: "restrict",
 				callOptions: publicCall,
 				onBeforeCall,
 				onAfterCall,
 				aliases: {
 					...rootRoutes,
+					"GET api/openapi.json"(this: GatewayThis, _req: Req, res: Res) {
+						res.setHeader("Cache-Control", "no-cache");
+						sendJson(res, 200, openApi(this.broker));
+					},
+					"GET api/docs"(this: GatewayThis, _req: Req, res: Res) {
+						sendText(res, renderApiDocs(openApi(this.broker)), "text/html; charset=utf-8");
+					},
+					"GET api/docs/docs.css"(_req: Req, res: Res) {
+						sendText(res, API_DOCS_CSS, "text/css; charset=utf-8");
+					},
+					"GET api/docs/docs.js"(_req: Req, res: Res) {
+						sendText(res, API_DOCS_JS, "text/javascript; charset=utf-8");
+					},
 					"GET healthz"(_req: Req, res: Res) {
 						sendJson(res, 200, { status: "alive" });
 					},
