@@ -67,4 +67,42 @@ export const migrations: readonly Migration[] = [
 			await db.raw("drop schema identity cascade");
 		},
 	},
+	{
+		name: "002_second_factor_reauthentication",
+		async up(db) {
+			await runStatements(
+				db,
+				`
+				alter table identity.accounts
+					add column totp_secret text,
+					add column totp_pending_secret text,
+					add column totp_enabled_at timestamptz,
+					add column totp_last_step bigint;
+				create table identity.recovery_codes (
+					id uuid primary key,
+					account_id uuid not null references identity.accounts (id) on delete cascade,
+					code_hash text not null unique,
+					created_at timestamptz not null default now(),
+					used_at timestamptz
+				);
+				create index recovery_codes_account on identity.recovery_codes (account_id);
+				alter table identity.sessions add column reauthenticated_at timestamptz;
+			`,
+			);
+		},
+		async down(db) {
+			await runStatements(
+				db,
+				`
+				alter table identity.sessions drop column reauthenticated_at;
+				drop table identity.recovery_codes;
+				alter table identity.accounts
+					drop column totp_secret,
+					drop column totp_pending_secret,
+					drop column totp_enabled_at,
+					drop column totp_last_step;
+			`,
+			);
+		},
+	},
 ];

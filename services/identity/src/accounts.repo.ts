@@ -63,6 +63,6 @@ export async function describe(db: Knex, account: AccountRow): Promise<Me> {
 		status: account.status,
 		products: rows.map((r) => ({ code: r.product_code, name: r.product_name, since: new Date(r.since).toISOString() })),
 		roles: account.roles,
-		mfa: false,
+		mfa: account.totp_secret !== null,
 	};
 }

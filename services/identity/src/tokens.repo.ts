@@ -38,3 +38,12 @@ export const peekToken = (db: Knex, token: string, purpose: TokenRow["purpose"])
 	db<TokenRow>(tokens)
 		.where({ token_hash: sha256(token), purpose })
 		.first();
+
+/** Ends the account's unused tokens of a purpose, so that only the newest mailed link works. */
+export async function expireTokens(trx: Knex.Transaction, accountId: string, purpose: TokenRow["purpose"]): Promise<void> {
+	await trx(tokens)
+		.where({ account_id: accountId, purpose })
+		.whereNull("used_at")
+		.where("expires_at", ">", new Date())
+		.update({ expires_at: new Date() });
+}

@@ -12,6 +12,13 @@ export interface AccountRow {
 	created_at: Date;
 	activated_at: Date | null;
 	password_changed_at: Date | null;
+	/** Base32 TOTP secret once enrolment is confirmed; never leaves identity (not even in exports). */
+	totp_secret: string | null;
+	/** Secret shown during enrolment, until the first code confirms it. */
+	totp_pending_secret: string | null;
+	totp_enabled_at: Date | null;
+	/** The last TOTP time step accepted, so a code cannot be replayed within its window. */
+	totp_last_step: string | number | null;
 }
 
 export interface SessionRow {
@@ -24,6 +31,7 @@ export interface SessionRow {
 	user_agent: string;
 	ip: string;
 	revoked_at: Date | null;
+	reauthenticated_at: Date | null;
 }
 
 export interface TokenRow {
@@ -45,6 +53,17 @@ export interface Me {
 	products: { code: string; name: string; since: string }[];
 	roles: StaffRole[];
 	mfa: boolean;
+}
+
+/** One row of `GET /api/v1/auth/sessions`. */
+export interface SessionView {
+	id: string;
+	createdAt: string;
+	lastUsedAt: string;
+	expiresAt: string;
+	userAgent: string;
+	ip: string;
+	current: boolean;
 }
 
 export interface SignInParams {
