@@ -1,2 +1,31 @@
 /** compliance's public routes (API.md). Keys are moleculer-web aliases relative to the group's path. */
-export const complianceRoutes: Record<string, string> = {};
+export const complianceRoutes: Record<string, string> = {
+	"GET /privacy/centre": "compliance.privacyCentre",
+	"GET /privacy/consents": "compliance.listConsents",
+	"POST /privacy/consents": "compliance.giveConsent",
+	"DELETE /privacy/consents/:id": "compliance.withdrawConsent",
+	"GET /privacy/disclosures": "compliance.listDisclosures",
+	"POST /privacy/requests": "compliance.createRequest",
+	"GET /privacy/requests": "compliance.listRequests",
+	"GET /privacy/requests/:id": "compliance.getRequest",
+	"GET /privacy/requests/:id/download": "compliance.downloadRequest",
+	"POST /privacy/inquiries": "compliance.createInquiry",
+	"GET /privacy/inquiries": "compliance.listInquiries",
+	"GET /policy/current": "compliance.currentPolicy",
+	"GET /policy/notices": "compliance.listNotices",
+	"POST /policy/notices/:version/ack": "compliance.acknowledgeNotice",
+	"GET /agreements": "compliance.listAgreements",
+	"GET /agreements/governing": "compliance.myGoverningTerms",
+	"POST /agreements/:productCode/:version/accept": "compliance.acceptAgreement",
+
+	"POST /admin/disclosures": "compliance.recordDisclosure",
+	"POST /admin/policy/versions": "compliance.publishPolicy",
+	"GET /admin/policy/versions/:version": "compliance.policyPublication",
+	"POST /admin/agreements": "compliance.publishAgreement",
+	"GET /admin/accounts/:accountId/governing-terms": "compliance.staffGoverningTerms",
+	"GET /admin/privacy/requests": "compliance.requestQueue",
+	"POST /admin/privacy/requests/:id/extend": "compliance.extendRequest",
+	"POST /admin/privacy/requests/:id/complete": "compliance.completeRequest",
+	"GET /admin/privacy/inquiries": "compliance.inquiryQueue",
+	"POST /admin/privacy/inquiries/:id/answer": "compliance.answerInquiry",
+};

@@ -25,3 +25,22 @@ export interface PersonalDataExport {
 }
 
 export type PersonalDataParams = { op: "describe" } | { op: "export"; accountId: string };
+
+/**
+ * Paging of `export` (optional, for services with large histories). The first call is always
+ * `{ op: "export", accountId }`, exactly as above, so a service that does not page keeps working: it
+ * answers everything at once without `nextCursor`. A service that pages answers one page (its own page
+ * size) and sets `nextCursor`, an opaque string; the caller then asks again with
+ * `{ op: "export", accountId, cursor }` until an answer has no `nextCursor`. Pages of one service may
+ * repeat a key of `records`; the caller concatenates them in order. Compliance streams the pages into
+ * the CCPA inventory without holding them all (R26).
+ */
+export interface PersonalDataExportPageParams {
+	op: "export";
+	accountId: string;
+	cursor: string;
+}
+
+export interface PersonalDataExportPage extends PersonalDataExport {
+	nextCursor?: string;
+}

@@ -1,0 +1,3 @@
+export { migrations as complianceMigrations } from "../migrations";
+export type { Clock } from "./clock";
+export { default as ComplianceService } from "./compliance.service";
