@@ -1,4 +1,5 @@
 import { CommunicationsService, communicationsMigrations } from "@portal/communications";
+import { ComplianceService, complianceMigrations } from "@portal/compliance";
 import { GatewayService } from "@portal/gateway";
 import { IdentityService, identityMigrations } from "@portal/identity";
 import type { Migration } from "@portal/platform";
@@ -9,10 +10,12 @@ export const serviceCatalog: Record<string, ServiceSchema> = {
 	gateway: GatewayService as unknown as ServiceSchema,
 	identity: IdentityService,
 	communications: CommunicationsService,
+	compliance: ComplianceService,
 };
 
 /** Each service's schema and migrations, for `npm run migrate` (a Kubernetes Job in production). */
 export const migrationCatalog: { schema: string; migrations: readonly Migration[] }[] = [
 	{ schema: "identity", migrations: identityMigrations },
 	{ schema: "communications", migrations: communicationsMigrations },
+	{ schema: "compliance", migrations: complianceMigrations },
 ];
