@@ -1,0 +1,126 @@
+import { randomUUID } from "node:crypto";
+import type { Knex } from "@portal/platform";
+import type { MarketingFacts } from "./consent";
+
+const recipients = "communications.recipients";
+const products = "communications.recipient_products";
+const preferences = "communications.preferences";
+const changes = "communications.preference_changes";
+
+export interface RecipientRow {
+	account_id: string;
+	email: string;
+	username: string;
+	given_name: string | null;
+	country: string | null;
+	region: string | null;
+}
+
+export interface PreferenceRow {
+	account_id: string;
+	marketing_email: boolean;
+	topics: Record<string, boolean>;
+	locale: string | null;
+	source: string;
+	updated_at: Date;
+}
+
+/** Where a preference change came from (R18: each change recorded with time and source). */
+export type PreferenceSource = "jurisdiction-default" | "default" | "account" | "unsubscribe-link";
+
+/** Communications' own copy of an account's address and products, kept from identity's channels. */
+export async function upsertRecipient(
+	db: Knex,
+	r: Omit<RecipientRow, "given_name" | "country" | "region"> & Partial<RecipientRow>,
+	product?: { code: string; name: string },
+): Promise<void> {
+	const facts = { email: r.email, username: r.username, updated_at: new Date() };
+	const optional = Object.fromEntries(
+		Object.entries({ given_name: r.given_name, country: r.country?.toUpperCase(), region: r.region }).filter(([, v]) => v != null),
+	);
+	await db(recipients)
+		.insert({ account_id: r.account_id, ...facts, ...optional })
+		.onConflict("account_id")
+		.merge({ ...facts, ...optional });
+	if (product) {
+		await db(products)
+			.insert({ account_id: r.account_id, product_code: product.code, product_name: product.name })
+			.onConflict(["account_id", "product_code"])
+			.ignore();
+	}
+}
+
+export function findRecipient(db: Knex, accountId: string): Promise<RecipientRow | undefined> {
+	return db<RecipientRow>(recipients).where({ account_id: accountId }).first();
+}
+
+export function productsOf(db: Knex, accountId: string): Promise<{ product_code: string; product_name: string; since: Date }[]> {
+	return db(products).where({ account_id: accountId }).select("product_code", "product_name", "since").orderBy("since");
+}
+
+export function findPreference(db: Knex, accountId: string): Promise<PreferenceRow | undefined> {
+	return db<PreferenceRow>(preferences).where({ account_id: accountId }).first();
+}
+
+export interface PreferenceChange {
+	marketingEmail: boolean;
+	topics: Record<string, boolean>;
+	locale: string | null;
+	source: PreferenceSource;
+	evidence?: Record<string, unknown>;
+}
+
+/** Writes the preference and its history row together; `onlyIfMissing` sets a default without overriding a choice. */
+export async function savePreference(
+	trx: Knex.Transaction,
+	accountId: string,
+	change: PreferenceChange,
+	onlyIfMissing = false,
+): Promise<boolean> {
+	const row = {
+		account_id: accountId,
+		marketing_email: change.marketingEmail,
+		topics: JSON.stringify(change.topics),
+		locale: change.locale,
+		source: change.source,
+		updated_at: new Date(),
+	};
+	const insert = trx(preferences).insert(row).onConflict("account_id");
+	const written = await (onlyIfMissing ? insert.ignore() : insert.merge()).returning("account_id");
+	if (written.length === 0) return false;
+	await trx(changes).insert({
+		id: randomUUID(),
+		account_id: accountId,
+		source: change.source,
+		marketing_email: change.marketingEmail,
+		topics: JSON.stringify(change.topics),
+		locale: change.locale,
+		evidence: JSON.stringify(change.evidence ?? {}),
+	});
+	return true;
+}
+
+export function preferenceHistory(db: Knex, accountId: string) {
+	return db(changes)
+		.where({ account_id: accountId })
+		.select("at", "source", "marketing_email", "topics", "locale", "evidence")
+		.orderBy("at");
+}
+
+/** Everything the marketing rule needs about one account, read at send time. */
+export async function marketingFacts(
+	db: Knex,
+	accountId: string,
+): Promise<MarketingFacts & { recipient?: RecipientRow; locale: string | null }> {
+	const recipient = await findRecipient(db, accountId);
+	const preference = await findPreference(db, accountId);
+	const bounced = recipient
+		? Boolean(
+				await db("communications.mails")
+					.whereRaw("lower(to_address) = lower(?)", [recipient.email])
+					.andWhere({ status: "bounced" })
+					.first("id"),
+			)
+		: false;
+	return { known: Boolean(recipient), recipient, preference: preference ?? null, bounced, locale: preference?.locale ?? null };
+}
