@@ -1,0 +1,2 @@
+export { migrations as profileMigrations } from "../migrations";
+export { default as ProfileService } from "./profile.service";

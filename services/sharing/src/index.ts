@@ -1,0 +1,3 @@
+export { migrations as sharingMigrations } from "../migrations";
+export { decide } from "./check";
+export { default as SharingService } from "./sharing.service";
