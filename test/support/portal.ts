@@ -82,8 +82,14 @@ export async function httpRequest(
 }
 
 /** The whole portal in this process, on its own port, database and namespace. */
-export async function startTestPortal(opts: { env?: Record<string, string>; services?: string[] } = {}): Promise<TestPortal> {
-	const infra = await createTestInfra();
+/**
+ * `infra`: join the database, namespace and servers of an already started portal (a second replica,
+ * test:infra); that portal's owner cleans them up, so this one's `stop()` only stops its broker.
+ */
+export async function startTestPortal(
+	opts: { env?: Record<string, string>; services?: string[]; infra?: TestInfra } = {},
+): Promise<TestPortal> {
+	const infra = opts.infra ?? (await createTestInfra());
 	const port = await freePort();
 	const config = loadConfig({
 		NODE_ENV: "test",
@@ -119,7 +125,7 @@ export async function startTestPortal(opts: { env?: Record<string, string>; serv
 		},
 		async stop() {
 			await broker.stop();
-			await infra.cleanup();
+			if (!opts.infra) await infra.cleanup();
 		},
 	};
 }

@@ -22,7 +22,7 @@ export interface ThrottleRule {
 }
 
 export const ACCOUNT_RULE: ThrottleRule = { free: 4, baseSeconds: 2, maxSeconds: 900 };
-export const ADDRESS_RULE: ThrottleRule = { free: 20, baseSeconds: 2, maxSeconds: 900 };
+export const ADDRESS_RULE: ThrottleRule = { free: 50, baseSeconds: 2, maxSeconds: 900 };
 const FORGET_AFTER_SECONDS = 3600;
 
 interface ThrottleState {
