@@ -1,4 +1,5 @@
 import { activationResend } from "./activation-resend";
+import { emailChange } from "./email-change";
 import { marketingOffer } from "./marketing-offer";
 import { passwordChanged } from "./password-changed";
 import { passwordReset } from "./password-reset";
@@ -19,6 +20,7 @@ export type { RenderedMail, Template } from "./template";
 export const templates: ReadonlyMap<string, Template> = new Map(
 	[
 		welcome,
+		emailChange,
 		productAdded,
 		activationResend,
 		passwordChanged,
