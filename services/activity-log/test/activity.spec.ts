@@ -203,6 +203,7 @@ describe("activity-log", () => {
 		);
 		expect((await verifyAuditChains(db)).broken).toEqual([]);
 
+		const original = await db("activity_log.audit_entries").where({ account_id: victim, seq: 3 }).first("detail");
 		await db("activity_log.audit_entries")
 			.where({ account_id: victim, seq: 3 })
 			.update({ detail: JSON.stringify({ n: 99 }) });
@@ -220,7 +221,7 @@ describe("activity-log", () => {
 
 		await db("activity_log.audit_entries")
 			.where({ account_id: victim, seq: 3 })
-			.update({ detail: JSON.stringify({ n: 3 }) });
+			.update({ detail: JSON.stringify(original.detail) });
 		expect((await verifyAuditChains(db)).broken).toEqual([]);
 		await db("activity_log.audit_entries").where({ account_id: victim, seq: 2 }).delete();
 		report = await verifyAuditChains(db);
@@ -347,7 +348,7 @@ describe("activity-log", () => {
 				accountId: heavy,
 				...(cursor ? { cursor } : {}),
 			});
-			for (const [table, list] of Object.entries(page.records)) (collected[table] ??= []).push(...list);
+			for (const [table, list] of Object.entries(page.records)) collected[table] = [...(collected[table] ?? []), ...list];
 			cursor = page.nextCursor;
 			pages += 1;
 		} while (cursor);
