@@ -66,8 +66,8 @@ describe("activity-log: ingest", () => {
 		expect(res.body.linkClicks.total).toBeGreaterThanOrEqual(acknowledged);
 		expect(res.body.linkClicks.total).toBeLessThanOrEqual(acknowledged + refused);
 		const db = (second.broker.getLocalService("activityLog") as unknown as { db: Knex }).db;
-		const [{ n }] = await db("activity_log.usage_records").where({ account_id: user.account.id, kind: "link-click" }).count({ n: "*" });
-		expect(Number(n)).toBe(res.body.linkClicks.total);
+		const [stored] = await db("activity_log.usage_records").where({ account_id: user.account.id, kind: "link-click" }).count({ n: "*" });
+		expect(Number(stored?.n)).toBe(res.body.linkClicks.total);
 	}, 120_000);
 
 	it("R14: batched inserts sustain a multiple of one insert per event (measured)", async () => {
