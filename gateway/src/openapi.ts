@@ -206,6 +206,8 @@ function operation(method: string, path: string, actionName: string, action: Act
 	if (hasBody && Object.keys(bodyParams).some((k) => !k.startsWith("$$"))) {
 		op.requestBody = { required: true, content: { "application/json": { schema: objectSchema(bodyParams, isStrict(params)) } } };
 	}
+	const roles = (action?.access as { roles?: unknown } | undefined)?.roles;
+	if (Array.isArray(roles)) op["x-roles"] = roles;
 	if (group.auth === "signature") op.security = [{ purchaseSignature: [] }];
 	else op.security = isPublic ? [] : [{ sessionCookie: [], csrfToken: [] }, { bearer: [] }];
 	return op;
