@@ -66,7 +66,9 @@ export async function readiness(broker: ServiceBroker): Promise<Readiness> {
 	if (state === "up" && !broker.started) state = "stopping";
 	const checks: Readiness["checks"] = { broker: state === "up" ? "up" : "down" };
 	if (broker.transit) checks.transporter = broker.transit.connected && !broker.transit.disconnecting ? "up" : "down";
-	const databases = broker.services.filter((svc) => svc.metadata?.schema !== undefined && svc.schema.actions?.health !== undefined);
+	// Local services answer only once the broker has started; before that "starting" says it all.
+	const databases =
+		state !== "up" ? [] : broker.services.filter((svc) => svc.metadata?.schema !== undefined && svc.schema.actions?.health !== undefined);
 	await Promise.all(
 		databases.map(async (svc) => {
 			try {
