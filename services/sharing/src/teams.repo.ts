@@ -27,5 +27,7 @@ export async function addMember(trx: Knex.Transaction, teamId: string, accountId
 }
 
 export async function removeMember(trx: Knex.Transaction, teamId: string, accountId: string): Promise<boolean> {
-	return (await trx("sharing.team_members").where({ team_id: teamId, account_id: accountId }).delete()) > 0;
+	// `returning` rather than the affected-row count, which the embedded driver does not report.
+	const removed = await trx("sharing.team_members").where({ team_id: teamId, account_id: accountId }).delete().returning("account_id");
+	return removed.length > 0;
 }
