@@ -1,5 +1,6 @@
 import type { Knex } from "@portal/platform";
 import { activatedAccount, startTestPortal, type TestPortal } from "../../../test/support/portal";
+import { SharingService } from "../src";
 
 type Who = { token: string; account: { id: string; username: string } };
 
@@ -19,9 +20,10 @@ describe("sharing: grants, teams and what others see", () => {
 
 	beforeAll(async () => {
 		portal = await startTestPortal();
-		[owner, viewer, editor, stranger] = await Promise.all(
+		const people = await Promise.all(
 			["olive.owner", "vic.viewer", "eddie.editor", "sandy.stranger"].map((name) => activatedAccount(portal, `${name}@example.com`)),
 		);
+		[owner, viewer, editor, stranger] = people as unknown as [Who, Who, Who, Who];
 		const read = await call(owner, "GET", "/profiles/me");
 		await call(
 			owner,
@@ -229,7 +231,6 @@ describe("sharing: grants, teams and what others see", () => {
 			expect(JSON.stringify(res.body)).not.toContain("Dallas");
 			expect((await call(owner, "GET", "/profiles/me")).status).toBe(200);
 		} finally {
-			const { SharingService } = await import("../src");
 			portal.broker.createService(SharingService);
 			await portal.broker.waitForServices(["sharing"]);
 		}
