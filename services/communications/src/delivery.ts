@@ -12,10 +12,19 @@ export interface MailSender {
 	close(): void;
 }
 
+/** Parallel SMTP connections per replica; each carries many mails before it is renewed. */
+export const SMTP_CONNECTIONS = 5;
+
 /** Delivers through nodemailer to SMTP_URL, or captures (development): the row itself is the mailbox. */
 export function createSender(smtpUrl: string | null): MailSender {
 	if (!smtpUrl) return { kind: "captured", send: async () => undefined, close: () => undefined };
-	const transport: Transporter = nodemailer.createTransport(smtpUrl);
+	// Pooled: a connection per mail would cost a TCP and SMTP handshake each (7 mails/s measured).
+	const transport: Transporter = nodemailer.createTransport({
+		url: smtpUrl,
+		pool: true,
+		maxConnections: SMTP_CONNECTIONS,
+		maxMessages: 100,
+	});
 	return {
 		kind: "smtp",
 		async send(mail) {
@@ -40,19 +49,31 @@ const isPermanent = (err: unknown): boolean => {
 	return typeof code === "number" && code >= 500 && code < 600;
 };
 
-/** One delivery pass: claim due mails and send each; returns how many were handled. */
-export async function deliverDue(db: Knex, sender: MailSender, batchSize = 20): Promise<number> {
-	const due = await claimDue(db, batchSize);
-	for (const mail of due) {
-		try {
-			await sender.send(mail);
-			await markSent(db, mail.id, sender.kind);
-		} catch (err) {
-			const message = err instanceof Error ? err.message : String(err);
-			if (isPermanent(err)) await markFinal(db, mail.id, "bounced", message);
-			else if (mail.attempts >= MAX_ATTEMPTS) await markFinal(db, mail.id, "failed", message);
-			else await markRetry(db, mail.id, message, new Date(Date.now() + retryDelayMs(mail.attempts)));
-		}
+/** Sends one claimed mail and records the outcome: sent, retry later, or final (bounced, failed). */
+async function deliverOne(db: Knex, sender: MailSender, mail: MailRow): Promise<void> {
+	try {
+		await sender.send(mail);
+	} catch (err) {
+		const message = err instanceof Error ? err.message : String(err);
+		if (isPermanent(err)) await markFinal(db, mail.id, "bounced", message);
+		else if (mail.attempts >= MAX_ATTEMPTS) await markFinal(db, mail.id, "failed", message);
+		else await markRetry(db, mail.id, message, new Date(Date.now() + retryDelayMs(mail.attempts)));
+		return;
 	}
-	return due.length;
+	await markSent(db, mail.id, sender.kind);
+}
+
+/**
+ * One delivery pass: claims due mails in batches and sends each batch concurrently over the pooled
+ * connections, until nothing is due; returns how many were handled. A claim is a lease: if this
+ * replica dies mid-batch, another takes the mails over once the lease lapses.
+ */
+export async function deliverDue(db: Knex, sender: MailSender, batchSize = 4 * SMTP_CONNECTIONS): Promise<number> {
+	let handled = 0;
+	for (;;) {
+		const due = await claimDue(db, batchSize);
+		await Promise.all(due.map((mail) => deliverOne(db, sender, mail)));
+		handled += due.length;
+		if (due.length < batchSize) return handled;
+	}
 }

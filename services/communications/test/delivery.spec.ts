@@ -1,6 +1,9 @@
+import { randomUUID } from "node:crypto";
+import { Channels } from "@portal/contracts";
 import type { Knex } from "@portal/platform";
 import { SMTPServer } from "smtp-server";
 import { eventually, freePort, purchaseEvent, startTestPortal, type TestPortal } from "../../../test/support/portal";
+import { MAX_ATTEMPTS, retryDelayMs } from "../src/delivery";
 
 interface Received {
 	to: string[];
@@ -85,4 +88,72 @@ describe("communications: delivery through SMTP", () => {
 	it("R1: the dev mailbox is not served when mail really goes out", async () => {
 		expect((await portal.request("GET", "/api/v1/dev/mailbox")).status).toBe(404);
 	});
+
+	it("R20: a marketing mail leaves from the marketing sender with RFC 8058 one-click headers and a visible link", async () => {
+		const email = "offers@example.com";
+		await portal.purchase(purchaseEvent({ email, product: "RB9" }));
+		const welcome = await eventually(async () => smtp.received.find((m) => m.to[0] === email), "the welcome mail");
+		const activationToken = /activate\?token=3D([A-Za-z0-9_-]+)/.exec(welcome.raw.replace(/=\r\n/g, ""))?.[1];
+		const activated = await portal.request("POST", "/api/v1/auth/activate", {
+			body: { token: activationToken, password: "correct horse battery staple 42" },
+		});
+		expect(activated.status).toBe(200);
+		const { token, account } = activated.body;
+		const optIn = await portal.request("PUT", "/api/v1/preferences/communications", {
+			body: { marketing: { email: true } },
+			headers: { Authorization: `Bearer ${token}` },
+		});
+		expect(optIn.status).toBe(200);
+		await portal.broker.sendToChannel(Channels.mailRequested, {
+			messageId: randomUUID(),
+			occurredAt: new Date().toISOString(),
+			idempotencyKey: `offer-test:${account.id}`,
+			accountId: account.id,
+			to: email,
+			template: "marketing-offer",
+			data: {
+				name: "Ann",
+				subject: "An offer",
+				message: "Twenty percent off.",
+				offerUrl: "https://omti.example/offer",
+				productName: "RB9",
+			},
+		});
+		const mail = await eventually(async () => smtp.received.find((m) => m.to[0] === email && /An offer/.test(m.raw)), "the offer");
+		const unfolded = mail.raw.replace(/\r\n[ \t]+/g, " ");
+		expect(unfolded).toMatch(/^From: OMTI News <news@omti\.example>/im);
+		expect(unfolded).toMatch(/^List-Unsubscribe-Post: List-Unsubscribe=One-Click\r?$/im);
+		const url = /^List-Unsubscribe: <(https?:\/\/[^>]+\/api\/v1\/unsubscribe\?token=[^>]+)>/im.exec(unfolded)?.[1];
+		expect(url).toBeDefined();
+		// The text part (quoted-printable) shows the same link.
+		const text = unfolded.replace(/=\r\n/g, "").replace(/=3D/g, "=");
+		expect(text).toContain(url);
+	});
+
+	it("R21: a burst of mails is delivered exactly once each; throughput and retry schedule", async () => {
+		const count = 200;
+		const before = smtp.received.length;
+		const started = Date.now();
+		// Straight into the outbox (what the channel consumers do), so that only delivery is measured.
+		const service = portal.broker.getLocalService("communications") as unknown as { queue(mail: object): Promise<unknown> };
+		for (let i = 0; i < count; i++) {
+			await service.queue({
+				idempotencyKey: `burst:${i}`,
+				to: `burst${i}@example.com`,
+				template: "product-added",
+				data: { username: `burst${i}`, productName: "RB9", portalUrl: "https://portal.omti.example" },
+			});
+		}
+		await eventually(async () => (smtp.received.length - before >= count ? true : undefined), `${count} delivered mails`, 60_000);
+		const seconds = (Date.now() - started) / 1000;
+		await new Promise((resolve) => setTimeout(resolve, 1_000));
+		const burst = smtp.received.slice(before).map((m) => m.to[0]);
+		expect(new Set(burst).size).toBe(count);
+		expect(burst).toHaveLength(count);
+		const schedule = Array.from({ length: MAX_ATTEMPTS - 1 }, (_, i) => retryDelayMs(i + 1) / 1000);
+		expect(seconds).toBeLessThan(60);
+		console.info(
+			`R21: ${count} mails in ${seconds.toFixed(2)} s = ${(count / seconds).toFixed(0)} mails/s to the in-process SMTP server; retry delays (s): ${schedule.join(", ")}`,
+		);
+	}, 90_000);
 });
