@@ -43,7 +43,7 @@ import {
 	visibleDisclosures,
 	withdrawConsent,
 } from "./consents.repo";
-import { describeAll, inventoryStream } from "./inventory";
+import { type DescribedService, describeAll, inventoryStream } from "./inventory";
 import { acknowledge, noticeBatch, noticesOf, policyInForce, publishingVersions, toPolicy } from "./policy.repo";
 import { historyOf, lockAccount, recordStatus, requestById, requestsOf, requestsSince, toRequest } from "./requests.repo";
 import {
@@ -609,7 +609,7 @@ const ComplianceService = defineService<ComplianceThis>({
 					withinSeconds: REAUTH_SECONDS,
 				});
 				if (!ok) throw new Forbidden("Please enter your password again to download your inventory.", "REAUTHENTICATION_REQUIRED");
-				let descriptions: PersonalDataDescription[];
+				let descriptions: DescribedService[];
 				try {
 					descriptions = await describeAll(this.broker);
 				} catch {

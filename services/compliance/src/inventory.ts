@@ -27,10 +27,19 @@ export function personalDataServices(broker: ServiceBroker): string[] {
 	return [...names].sort();
 }
 
-export async function describeAll(broker: ServiceBroker): Promise<PersonalDataDescription[]> {
+/** A service's description, with the registry name its export is asked under. */
+export interface DescribedService {
+	name: string;
+	description: PersonalDataDescription;
+}
+
+export async function describeAll(broker: ServiceBroker): Promise<DescribedService[]> {
 	const names = personalDataServices(broker);
 	return Promise.all(
-		names.map((name) => broker.call<PersonalDataDescription, { op: "describe" }>(`${name}.personalData`, { op: "describe" }, CALL)),
+		names.map(async (name) => ({
+			name,
+			description: await broker.call<PersonalDataDescription, { op: "describe" }>(`${name}.personalData`, { op: "describe" }, CALL),
+		})),
 	);
 }
 
@@ -63,17 +72,13 @@ export interface InventoryHeader {
 	generatedAt: string;
 }
 
-async function* jsonChunks(
-	broker: ServiceBroker,
-	header: InventoryHeader,
-	descriptions: PersonalDataDescription[],
-): AsyncGenerator<string> {
+async function* jsonChunks(broker: ServiceBroker, header: InventoryHeader, descriptions: DescribedService[]): AsyncGenerator<string> {
 	yield `{"inventory":${JSON.stringify(header)},"services":[`;
-	for (const [i, description] of descriptions.entries()) {
+	for (const [i, { name, description }] of descriptions.entries()) {
 		const { service, categories } = withoutSecrets(description) as PersonalDataDescription;
 		yield `${i > 0 ? "," : ""}{"service":${JSON.stringify(service)},"categories":${JSON.stringify(categories)},"records":[`;
 		let first = true;
-		for await (const records of exportPages(broker, description.service, header.accountId)) {
+		for await (const records of exportPages(broker, name, header.accountId)) {
 			const parts: string[] = [];
 			for (const [collection, rows] of Object.entries(records)) {
 				for (const row of rows) parts.push(JSON.stringify({ collection, record: withoutSecrets(row) }));
@@ -92,16 +97,12 @@ const escapeHtml = (value: unknown): string =>
 
 const cell = (value: unknown): string => escapeHtml(typeof value === "object" && value !== null ? JSON.stringify(value) : value);
 
-async function* htmlChunks(
-	broker: ServiceBroker,
-	header: InventoryHeader,
-	descriptions: PersonalDataDescription[],
-): AsyncGenerator<string> {
+async function* htmlChunks(broker: ServiceBroker, header: InventoryHeader, descriptions: DescribedService[]): AsyncGenerator<string> {
 	yield `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Your personal information at OMTI</title>
 <style>body{font-family:system-ui,sans-serif;margin:2rem;max-width:70rem}table{border-collapse:collapse;margin:.5rem 0 1.5rem}td,th{border:1px solid #999;padding:.25rem .5rem;text-align:left;vertical-align:top}</style></head><body>
 <h1>Your personal information at OMTI</h1>
 <p>Request ${escapeHtml(header.requestId)}, received ${escapeHtml(header.receivedAt)}, generated ${escapeHtml(header.generatedAt)}.</p>`;
-	for (const description of descriptions) {
+	for (const { name, description } of descriptions) {
 		const { service, categories } = withoutSecrets(description) as PersonalDataDescription;
 		yield `<section><h2>${escapeHtml(service)}</h2><table><thead><tr><th>Category</th><th>Fields</th><th>Purpose</th><th>Source</th><th>Recipients</th><th>Retention</th></tr></thead><tbody>`;
 		yield categories
@@ -112,7 +113,7 @@ async function* htmlChunks(
 			.join("");
 		yield "</tbody></table>";
 		let open: string | undefined;
-		for await (const records of exportPages(broker, description.service, header.accountId)) {
+		for await (const records of exportPages(broker, name, header.accountId)) {
 			const parts: string[] = [];
 			for (const [collection, rows] of Object.entries(records)) {
 				for (const row of rows) {
@@ -142,7 +143,7 @@ export function inventoryStream(
 	broker: ServiceBroker,
 	format: "json" | "html",
 	header: InventoryHeader,
-	descriptions: PersonalDataDescription[],
+	descriptions: DescribedService[],
 ): Readable {
 	const chunks = format === "json" ? jsonChunks(broker, header, descriptions) : htmlChunks(broker, header, descriptions);
 	return Readable.from(chunks, { objectMode: false, highWaterMark: 64 * 1024 });
