@@ -74,7 +74,8 @@ describe("activity-log", () => {
 			const s = await summaryOf(ann.token);
 			return s.signIns.total > before.signIns.total && s.failedSignIns.total > before.failedSignIns.total ? s : undefined;
 		}, "the sign-ins to be counted");
-		expect(after.signIns.total).toBe(before.signIns.total + 1);
+		// Activation's own sign-in may still be on its way through identity's outbox: at least ours arrived.
+		expect(after.signIns.total).toBeGreaterThanOrEqual(before.signIns.total + 1);
 		expect(after.failedSignIns.total).toBe(before.failedSignIns.total + 1);
 		expect(after.recent[0].kind).toMatch(/^sign-in/);
 	});

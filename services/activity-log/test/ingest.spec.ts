@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Knex } from "@portal/platform";
+import { type Knex, openDatabase } from "@portal/platform";
 import { infraMode } from "../../../test/support/infra";
 import { activatedAccount, startTestPortal, type TestPortal } from "../../../test/support/portal";
 import type { UsageRecord } from "../src/types";
@@ -20,6 +20,12 @@ describe("activity-log: ingest", () => {
 		// Embedded mode needs a database that outlives the process's first portal: PGlite on disk.
 		const dir = infraMode ? undefined : await mkdtemp(join(tmpdir(), "activity-ingest-"));
 		if (dir) cleanups.push(() => rm(dir, { recursive: true, force: true }));
+		if (dir) {
+			// Creating the cluster (initdb) is slow on a busy machine: do it before the portal's 2 s connection timeout applies.
+			const init = openDatabase({ dataDir: dir, databaseUrl: null });
+			await init.raw("select 1");
+			await init.destroy();
+		}
 		const first = await startTestPortal({ env: dir ? { DATA_DIR: dir } : {} });
 		cleanups.push(() => first.infra.cleanup());
 		const user = await activatedAccount(first, "load@example.com");
