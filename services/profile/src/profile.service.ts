@@ -317,6 +317,11 @@ const ProfileService = defineService<ProfileThis>({
 				const normalized = normalizePatch(rest, current as unknown as Record<string, string | null>);
 				if ("errors" in normalized) throw new ValidationError("Some fields are invalid.", normalized.errors);
 				const updated = await applyChanges(trx, current, normalized.changes, author);
+				// R13: an edit by someone else and its ledger line commit together.
+				if (ownerId !== author.id) {
+					const sections = Object.keys(patch) as ProfileSection[];
+					await recordAccess(trx, { ownerId, actorId: author.id, action: "edit", sections, ip: author.ip });
+				}
 				if (!newEmail || newEmail.toLowerCase() === (current.email ?? "").toLowerCase()) return { row: updated, mail: false };
 				const { id, token, expiresAt } = await requestEmailChange(trx, ownerId, newEmail, EMAIL_CHANGE_TTL_MS);
 				await this.enqueue<MailRequestedMessage>(trx, Channels.mailRequested, {
@@ -334,10 +339,6 @@ const ProfileService = defineService<ProfileThis>({
 				return { row: updated, mail: true };
 			});
 			if (mail) void this.relayOutbox().catch(() => undefined);
-			if (ownerId !== author.id) {
-				const sections = Object.keys(patch) as ProfileSection[];
-				await recordAccess(this.db, { ownerId, actorId: author.id, action: "edit", sections, ip: author.ip });
-			}
 			return this.respond(ctx, row, visible, ownerId === author.id);
 		},
 
