@@ -1018,7 +1018,11 @@ const ComplianceService = defineService<ComplianceThis>({
 
 		/** Request records are kept 24 months (R25), then deleted with their history. */
 		async purgeExpiredRequests(): Promise<number> {
-			return this.db("compliance.privacy_requests").where("received_at", "<", addMonths(this.now(), -RECORD_MONTHS)).delete();
+			const deleted = await this.db("compliance.privacy_requests")
+				.where("received_at", "<", addMonths(this.now(), -RECORD_MONTHS))
+				.delete()
+				.returning("id");
+			return deleted.length;
 		},
 
 		/** The caller's own request; someone else's is "not found" (its existence is private). */

@@ -10,8 +10,8 @@ import type { ServiceBroker } from "moleculer";
  */
 const CALL = { timeout: 30_000 };
 
-/** Field names that would carry a secret. Services must not export them; this is the second fence. */
-const SECRET_FIELD = /password|secret|token|hash|totp|otp_|recovery.?code/i;
+/** Field names that would carry a secret (password hashes, tokens, TOTP secrets). Services must not export them; this is the second fence. */
+const SECRET_FIELD = /password|secret|token|totp|recovery.?code/i;
 
 export function personalDataServices(broker: ServiceBroker): string[] {
 	const list = broker.registry.getServiceList({ withActions: true }) as {
