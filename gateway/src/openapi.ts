@@ -222,6 +222,14 @@ export function parseAlias(alias: string): { method: string; path: string } | un
 	return { method: match[1] as string, path };
 }
 
+/** An alias maps to `"svc.action"`, to `[...middlewares, "svc.action"]`, or to `{ action: "svc.action" }`. */
+function targetAction(target: unknown): string | undefined {
+	if (typeof target === "string") return target;
+	if (Array.isArray(target)) return target.findLast((t): t is string => typeof t === "string");
+	const action = (target as { action?: unknown } | null)?.action;
+	return typeof action === "string" ? action : undefined;
+}
+
 const join = (prefix: string, path: string) => `${prefix.replace(/\/+$/, "")}${path}`.replace(/\/+$/, "") || "/";
 
 /** The OpenAPI 3.1 document of every public route, from the route table and the live action schemas. */
@@ -231,11 +239,11 @@ export function openApiDocument(broker: ServiceBroker, groups: RouteGroup[], ver
 	const operationIds = new Set<string>();
 	for (const group of groups) {
 		for (const [alias, target] of Object.entries(group.aliases)) {
-			if (typeof target !== "string") continue;
+			const actionName = targetAction(target);
 			const parsed = parseAlias(alias);
-			if (!parsed) continue;
+			if (!actionName || !parsed) continue;
 			const path = join(group.prefix, parsed.path);
-			const op = operation(parsed.method, path, target, actions.get(target), group);
+			const op = operation(parsed.method, path, actionName, actions.get(actionName), group);
 			let id = String(op.operationId);
 			for (let n = 2; operationIds.has(id); n++) id = `${op.operationId}_${n}`;
 			operationIds.add(id);

@@ -5,11 +5,12 @@ import { Card, Field, Form, Loaded, listOf, Page, Success, Table, text, useResou
 type Values = Record<string, Record<string, string>>;
 type ProfileAnswer = Record<string, unknown>;
 
-const META = new Set(["id", "accountId", "version", "etag", "updatedAt", "createdAt", "pendingEmail", "emailConfirmed"]);
+const META = new Set(["id", "accountId", "version", "etag", "updatedAt", "createdAt", "pendingEmail", "emailConfirmed", "sections"]);
 
 /** Section → field → value, whether the answer nests fields in `sections` or in top-level objects. */
 export function profileValues(profile: ProfileAnswer): { values: Values; nested: boolean } {
-	const source = (profile.sections && typeof profile.sections === "object" ? profile.sections : profile) as Record<string, unknown>;
+	const nestedSections = profile.sections && typeof profile.sections === "object" && !Array.isArray(profile.sections);
+	const source = (nestedSections ? profile.sections : profile) as Record<string, unknown>;
 	const values: Values = {};
 	let nested = false;
 	for (const [key, value] of Object.entries(source)) {
@@ -18,7 +19,7 @@ export function profileValues(profile: ProfileAnswer): { values: Values; nested:
 			nested = true;
 			values[key] = Object.fromEntries(
 				Object.entries(value as Record<string, unknown>)
-					.filter(([, v]) => v === null || typeof v !== "object")
+					.filter(([k, v]) => !META.has(k) && (v === null || typeof v !== "object"))
 					.map(([k, v]) => [k, v === null || v === undefined ? "" : String(v)]),
 			);
 		} else if (value === null || typeof value !== "object") {
@@ -31,12 +32,12 @@ export function profileValues(profile: ProfileAnswer): { values: Values; nested:
 
 export const humanize = (key: string) =>
 	key
-		.replace(/([a-z])([A-Z])/g, "$1 $2")
+		.replace(/([a-z])([A-Z])/g, (_, a: string, b: string) => `${a} ${b.toLowerCase()}`)
 		.replace(/[_-]+/g, " ")
 		.replace(/^./, (c) => c.toUpperCase());
 
 /** The profile form: every field the answer has, grouped by section; PATCH sends only what changed. */
-export function ProfileEditor(props: { path: string; title: string; readOnlyNote?: string }) {
+export function ProfileEditor(props: { path: string; title: string; onSaved?: () => void }) {
 	const profile = useResource<ProfileAnswer>(props.path);
 	const [values, setValues] = useState<Values>({});
 	const [saved, setSaved] = useState(false);
@@ -70,6 +71,7 @@ export function ProfileEditor(props: { path: string; title: string; readOnlyNote
 			await api("PATCH", props.path, patch, headers);
 			await profile.reload();
 			setSaved(true);
+			props.onSaved?.();
 		});
 
 	return (
@@ -108,6 +110,28 @@ export function ProfileEditor(props: { path: string; title: string; readOnlyNote
 	);
 }
 
+const whoChanged = (by: unknown): string => {
+	const kind = (by as { kind?: string } | undefined)?.kind;
+	if (kind === "account") return "You";
+	if (kind === "system") return "OMTI (from your purchase)";
+	return kind ? humanize(kind) : text(by);
+};
+
+/** `[{ field: "name.givenName", old, new }]` → "Given name: Ann → Annabel". */
+function describeChanges(changes: unknown): string {
+	if (!Array.isArray(changes)) return text(changes);
+	return changes
+		.map((c: { field?: string; old?: unknown; new?: unknown }) => {
+			const field = humanize(
+				String(c.field ?? "")
+					.split(".")
+					.pop() ?? "",
+			);
+			return `${field}: ${c.old ? String(c.old) : "(empty)"} → ${c.new ? String(c.new) : "(empty)"}`;
+		})
+		.join("; ");
+}
+
 export function ProfilePage() {
 	const revisions = useResource<unknown>("/profiles/me/revisions");
 	return (
@@ -116,7 +140,7 @@ export function ProfilePage() {
 			intro="By default, only you can see and edit this information. Changing your email needs confirmation from the new address."
 		>
 			<Card title="Personal information">
-				<ProfileEditor path="/profiles/me" title="Personal information" />
+				<ProfileEditor path="/profiles/me" title="Personal information" onSaved={() => void revisions.reload()} />
 			</Card>
 			<Card title="History of changes">
 				<Loaded resource={revisions} what="the history">
@@ -127,8 +151,8 @@ export function ProfilePage() {
 							empty="No changes yet."
 							columns={[
 								["When", (r) => formatDate(r.at ?? r.changedAt ?? r.createdAt, true)],
-								["Who", (r) => text(r.by ?? r.actor ?? r.changedBy)],
-								["What", (r) => text(r.changes ?? r.fields ?? r.diff)],
+								["Who", (r) => whoChanged(r.by ?? r.actor)],
+								["What", (r) => describeChanges(r.changes)],
 								["From", (r) => text(r.ip ?? r.source)],
 							]}
 						/>
