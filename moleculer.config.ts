@@ -1,7 +1,15 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { Middleware as ChannelsMiddleware } from "@moleculer/channels";
-import { AccessMiddleware, HealthMiddleware, loggerOptions, type PortalConfig, PrometheusText, StrictValidator } from "@portal/platform";
+import {
+	AccessMiddleware,
+	DomainMetricsMiddleware,
+	HealthMiddleware,
+	loggerOptions,
+	type PortalConfig,
+	PrometheusText,
+	StrictValidator,
+} from "@portal/platform";
 import type { BrokerOptions } from "moleculer";
 
 /** Channels' option types demand every default; the adapter fills them in. */
@@ -51,6 +59,7 @@ export function brokerOptions(config: PortalConfig): BrokerOptions {
 					},
 		middlewares: [
 			HealthMiddleware(),
+			DomainMetricsMiddleware(),
 			AccessMiddleware(),
 			ChannelsMiddleware({
 				adapter: config.channels

@@ -1,8 +1,8 @@
 import { loadConfig } from "@portal/platform";
-import { migrateAll, startPortal } from "@portal/server";
+import { migrateAll, purchaseEvent, startPortal } from "@portal/server";
 import type { ServiceBroker } from "moleculer";
 import { createTestInfra, type TestInfra } from "../support/infra";
-import { freePort, httpRequest } from "../support/portal";
+import { eventually, freePort, httpRequest } from "../support/portal";
 
 /**
  * R30: every process answers liveness and readiness on HEALTH_PORT (not only the gateway), so
@@ -50,6 +50,39 @@ describe("health server", () => {
 			const text = await metrics.text();
 			expect(text).toMatch(/^moleculer_broker_started\{[^}]*\} 1$/m);
 			expect(text).toMatch(/moleculer_request_total/);
+			// Domain metrics are there from the start, at zero, for dashboards and alerts.
+			for (const name of ["portal_accounts_created_total", "portal_mails_sent_total", "portal_mails_failed_total"]) {
+				expect(text).toMatch(new RegExp(`^${name}\\{[^}]*\\} 0$`, "m"));
+			}
+			expect(text).toMatch(/^portal_sign_ins_total\{[^}]*result="success"[^}]*\} 0$/m);
+		} finally {
+			await broker.stop();
+		}
+	});
+
+	it("R30: sign-ins and created accounts are counted in the process's metrics", async () => {
+		// With NATS the channel's stream exists once a consumer subscribed: communications is one.
+		const { broker, health } = await start({ SERVICES: "identity,communications" });
+		try {
+			const system = { meta: { actor: { kind: "system", id: "test", roles: [] } } };
+			await broker.call(
+				"identity.receivePurchase",
+				purchaseEvent({ email: `metrics-${infra.namespace}@example.com`, product: "RB9" }),
+				system,
+			);
+			await expect(broker.call("identity.signIn", { login: "nobody@example.com", password: "wrong password" })).rejects.toThrow();
+			const text = await eventually(async () => {
+				const body = await (await fetch(`${health}/metrics`)).text();
+				return /^portal_accounts_created_total\{[^}]*\} 1$/m.test(body) ? body : undefined;
+			}, "the relayed accountCreated fact to be counted").catch(async (err) => {
+				throw new Error(
+					`${err}\n${(await (await fetch(`${health}/metrics`)).text())
+						.split("\n")
+						.filter((l) => l.startsWith("portal_"))
+						.join("\n")}`,
+				);
+			});
+			expect(text).toMatch(/^portal_sign_ins_total\{[^}]*result="failure"[^}]*\} 1$/m);
 		} finally {
 			await broker.stop();
 		}

@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { Middleware, ServiceBroker } from "moleculer";
+import { Channels } from "@portal/contracts";
+import type { ActionSchema, Context, Middleware, ServiceBroker } from "moleculer";
 import type { PortalConfig } from "./config";
 import { PrometheusText } from "./metrics";
 
@@ -80,6 +81,71 @@ export async function readiness(broker: ServiceBroker): Promise<Readiness> {
 		}),
 	);
 	return { ready: Object.values(checks).every((check) => check === "up"), state, checks };
+}
+
+/**
+ * The portal's own metrics, beside Moleculer's built-in ones (`portal_*` in /metrics). Services
+ * that own a number increment or set it by name: `this.broker.metrics.increment(DomainMetric.mailsSent)`.
+ */
+export const DomainMetric = {
+	accountsCreated: "portal.accounts.created.total",
+	signIns: "portal.sign_ins.total",
+	mailsSent: "portal.mails.sent.total",
+	mailsFailed: "portal.mails.failed.total",
+	privacyRequestsOpen: "portal.privacy_requests.open",
+	privacyRequestsOverdue: "portal.privacy_requests.overdue",
+} as const;
+
+/**
+ * Registers the domain metrics in every process (so dashboards see zeros, not gaps) and counts
+ * what is visible from the broker: sign-ins by outcome, and accounts created as the
+ * `accountCreated` facts identity relays (at least once: a rare relay retry counts twice).
+ */
+export function DomainMetricsMiddleware(): Middleware {
+	let broker: ServiceBroker | undefined;
+	const metrics = () => (broker?.isMetricsEnabled() ? broker.metrics : undefined);
+	return {
+		name: "DomainMetrics",
+		created(b: ServiceBroker) {
+			broker = b;
+			const m = metrics();
+			if (!m) return;
+			// Counters start at an explicit zero (an unset metric is left out of the exposition);
+			// gauges stay unset until the service that owns the number sets it.
+			const counter = (name: string, description: string, series: Record<string, string>[] = [{}]) => {
+				m.register({ type: "counter", name, description, labelNames: Object.keys(series[0] ?? {}) });
+				for (const labels of series) m.increment(name, labels, 0);
+			};
+			const gauge = (name: string, description: string) => m.register({ type: "gauge", name, description });
+			counter(DomainMetric.accountsCreated, "Accounts created from purchases");
+			counter(DomainMetric.signIns, "Sign-in attempts by result", [{ result: "success" }, { result: "failure" }]);
+			counter(DomainMetric.mailsSent, "Mails accepted by the SMTP server");
+			counter(DomainMetric.mailsFailed, "Mails given up after their last attempt (bounced or failed)");
+			gauge(DomainMetric.privacyRequestsOpen, "Privacy requests not yet completed");
+			gauge(DomainMetric.privacyRequestsOverdue, "Open privacy requests past their legal deadline");
+		},
+		localAction(next: (ctx: Context) => Promise<unknown>, action: ActionSchema) {
+			if (action.name !== "identity.signIn") return next;
+			return (ctx: Context) =>
+				next(ctx).then(
+					(result) => {
+						metrics()?.increment(DomainMetric.signIns, { result: "success" });
+						return result;
+					},
+					(err: unknown) => {
+						metrics()?.increment(DomainMetric.signIns, { result: "failure" });
+						throw err;
+					},
+				);
+		},
+		sendToChannel(next: (channel: string, payload: unknown, opts?: unknown) => Promise<unknown>) {
+			return async (channel: string, payload: unknown, opts?: unknown) => {
+				const result = await next(channel, payload, opts);
+				if (channel === Channels.accountCreated) metrics()?.increment(DomainMetric.accountsCreated);
+				return result;
+			};
+		},
+	} as unknown as Middleware;
 }
 
 /** The Prometheus text of this broker's metrics (Moleculer's own and the portal's domain counters). */
