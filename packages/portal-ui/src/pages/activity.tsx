@@ -1,5 +1,7 @@
 import { formatDate } from "../api";
+import { useMe } from "../session";
 import { Card, Loaded, listOf, Page, Table, text, useResource } from "../ui";
+import { deviceOf } from "./security";
 
 interface Day {
 	day: string;
@@ -73,7 +75,14 @@ function daysFrom(summary: Summary): Day[] {
 	return [...byDay.values()].sort((a, b) => a.day.localeCompare(b.day));
 }
 
+/** The facts a person recognises: device, address and how; not session ids or raw user agents. */
+const detailText = (detail: Record<string, string> | undefined) =>
+	[detail?.userAgent ? deviceOf(detail.userAgent) : "", detail?.ip ?? "", detail?.method ?? detail?.reason ?? "", detail?.href ?? ""]
+		.filter(Boolean)
+		.join(" · ") || "—";
+
 export function ActivityPage() {
+	const me = useMe();
 	const summary = useResource<Summary>("/activity/me");
 	const audit = useResource<unknown>("/activity/me/audit");
 	return (
@@ -108,7 +117,7 @@ export function ActivityPage() {
 								columns={[
 									["When", (e) => formatDate(e.at, true)],
 									["What", (e) => e.kind.replace(/[_.-]+/g, " ")],
-									["Details", (e) => text(e.detail)],
+									["Details", (e) => detailText(e.detail)],
 								]}
 							/>
 						</Card>
@@ -127,7 +136,11 @@ export function ActivityPage() {
 								["#", (e) => text(e.seq)],
 								["When", (e) => formatDate(e.at, true)],
 								["What", (e) => text(e.action)],
-								["By", (e) => text(e.actor)],
+								[
+									"By",
+									(e) =>
+										(e.actor as { id?: string } | undefined)?.id === me?.id ? "You" : text((e.actor as { kind?: string })?.kind ?? e.actor),
+								],
 								["Hash", (e) => <code class="hash">{String(e.hash ?? "").slice(0, 12)}</code>],
 							]}
 						/>
