@@ -197,7 +197,7 @@ function operation(method: string, path: string, actionName: string, action: Act
 
 	const op: Operation = {
 		operationId: actionName.replace(/[^A-Za-z0-9]+/g, "_") + (method === "GET" ? "" : `_${method.toLowerCase()}`),
-		summary: contract?.summary ?? actionName,
+		summary: contract?.summary ?? sentenceOf(actionName),
 		description: `Calls the \`${actionName}\` action.`,
 		tags: [actionName.split(".")[0] ?? "portal"],
 		parameters,
@@ -212,6 +212,12 @@ function operation(method: string, path: string, actionName: string, action: Act
 	else op.security = isPublic ? [] : [{ sessionCookie: [], csrfToken: [] }, { bearer: [] }];
 	return op;
 }
+
+/** `"compliance.publishPolicy"` → "Publish policy": a readable summary where API.md gives none. */
+const sentenceOf = (actionName: string) => {
+	const words = (actionName.split(".").pop() ?? actionName).replace(/([a-z0-9])([A-Z])/g, "$1 $2").toLowerCase();
+	return words.charAt(0).toUpperCase() + words.slice(1);
+};
 
 /** `"POST /teams/:id/members"` → `["POST", "/teams/{id}/members"]`; optional groups `{/:x}` are left out. */
 export function parseAlias(alias: string): { method: string; path: string } | undefined {
