@@ -1,5 +1,5 @@
 import type { Knex } from "@portal/platform";
-import { purchaseEvent, type TestPortal } from "../../../test/support/portal";
+import { eventually, type Mail, purchaseEvent, type TestPortal } from "../../../test/support/portal";
 import type { Clock } from "../src";
 
 export const PASSWORD = "correct horse battery staple 42";
@@ -62,4 +62,9 @@ export async function registered(portal: TestPortal, accountId: string): Promise
 		if (Date.now() > deadline) throw new Error("the account never reached compliance");
 		await new Promise((resolve) => setTimeout(resolve, 50));
 	}
+}
+
+/** Waits for the newest mail to `to` made from `template`. */
+export async function mailWith(portal: TestPortal, to: string, template: string): Promise<Mail> {
+	return eventually(async () => (await portal.mailsFor(to)).find((m) => m.template === template), `a ${template} mail to ${to}`);
 }

@@ -1,6 +1,6 @@
 import { type AuditRecordedMessage, Channels } from "@portal/contracts";
 import { eventually, startTestPortal, type TestPortal } from "../../../test/support/portal";
-import { compliance, customer, type Session, setClock, staff } from "./helpers";
+import { compliance, customer, mailWith, type Session, setClock, staff } from "./helpers";
 
 /** R22–R24, R27–R29, R32: consent, disclosures, Global Privacy Control, notices, agreements, questions. */
 describe("compliance: consent, disclosures, policy, agreements, questions", () => {
@@ -209,7 +209,7 @@ describe("compliance: consent, disclosures, policy, agreements, questions", () =
 				preferencesUrl: `${portal.config.publicUrl}/preferences`,
 			}),
 		]);
-		const mail = (await portal.mailsFor("ann@example.com", 2)).find((m) => m.template === "policy-notice");
+		const mail = await mailWith(portal, "ann@example.com", "policy-notice");
 		expect(mail?.text).toContain("We now honour Global Privacy Control.");
 		expect(mail?.links).toContain(`${portal.config.publicUrl}/preferences`);
 
@@ -356,7 +356,7 @@ describe("compliance: consent, disclosures, policy, agreements, questions", () =
 		});
 		expect(asked.status).toBe(201);
 		expect(asked.body).toMatchObject({ status: "open", answer: null });
-		const receipt = (await portal.mailsFor("ann@example.com", 2)).find((m) => m.template === "privacy-inquiry-received");
+		const receipt = await mailWith(portal, "ann@example.com", "privacy-inquiry-received");
 		expect(receipt?.text).toContain("Who sees my transcripts?");
 
 		expect((await portal.request("GET", "/api/v1/admin/privacy/inquiries", { headers: ann.headers })).status).toBe(403);
@@ -379,10 +379,7 @@ describe("compliance: consent, disclosures, policy, agreements, questions", () =
 		).toBe(409);
 		const mine = (await portal.request("GET", "/api/v1/privacy/inquiries", { headers: ann.headers })).body;
 		expect(mine).toEqual([expect.objectContaining({ id: asked.body.id, status: "answered", answer, answeredAt: expect.any(String) })]);
-		await eventually(
-			async () => (await portal.mailsFor("ann@example.com")).find((m) => m.template === "privacy-inquiry-answered"),
-			"the answer notice",
-		);
+		await mailWith(portal, "ann@example.com", "privacy-inquiry-answered");
 		expect((await portal.request("GET", "/api/v1/privacy/inquiries", { headers: bob.headers })).body).toEqual([]);
 	});
 });

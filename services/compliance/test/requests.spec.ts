@@ -1,6 +1,6 @@
 import type { Knex } from "@portal/platform";
-import { eventually, startTestPortal, type TestPortal } from "../../../test/support/portal";
-import { compliance, customer, PASSWORD, type Session, setClock, staff } from "./helpers";
+import { startTestPortal, type TestPortal } from "../../../test/support/portal";
+import { compliance, customer, mailWith, PASSWORD, type Session, setClock, staff } from "./helpers";
 
 const DAY = 86_400_000;
 const plusMonths = (date: Date, months: number) => {
@@ -42,7 +42,7 @@ describe("compliance: privacy requests and the inventory", () => {
 			dueAt: new Date(t0.getTime() + 45 * DAY).toISOString(),
 			residencyBasis: "profile-region-ca",
 		});
-		const receipt = (await portal.mailsFor("ann@example.com", 2)).find((m) => m.template === "privacy-request-received");
+		const receipt = await mailWith(portal, "ann@example.com", "privacy-request-received");
 		expect(receipt?.text).toContain(new Date(t0.getTime() + 45 * DAY).toUTCString());
 		expect((await ask(bob, { type: "access", californiaResident: true })).body.residencyBasis).toBe("self-declared");
 		expect((await ask(bob, { type: "deletion" })).status).toBe(422);
@@ -85,10 +85,7 @@ describe("compliance: privacy requests and the inventory", () => {
 			headers: officer.headers,
 		});
 		expect(again.status).toBe(409);
-		const notice = await eventually(
-			async () => (await portal.mailsFor("bob@example.com")).find((m) => m.template === "privacy-request-extended"),
-			"the extension notice",
-		);
+		const notice = await mailWith(portal, "bob@example.com", "privacy-request-extended");
 		expect(notice.text).toContain("We are checking archived records.");
 		const mine = await portal.request("GET", `/api/v1/privacy/requests/${bobs.id}`, { headers: bob.headers });
 		expect(mine.body.history.map((h: { status: string }) => h.status)).toEqual(["received", "extended"]);
@@ -100,10 +97,7 @@ describe("compliance: privacy requests and the inventory", () => {
 		expect((await download(bob, request.id)).status).toBe(409);
 		const completed = await portal.request("POST", `/api/v1/admin/privacy/requests/${request.id}/complete`, { headers: officer.headers });
 		expect(completed.status).toBe(200);
-		await eventually(
-			async () => (await portal.mailsFor("bob@example.com")).find((m) => m.template === "privacy-request-completed"),
-			"the ready mail",
-		);
+		await mailWith(portal, "bob@example.com", "privacy-request-completed");
 
 		const before = await download(bob, request.id);
 		expect(before.status).toBe(403);
