@@ -301,7 +301,7 @@ const SharingService = defineService<SharingThis>({
 			async handler(ctx: Context<{ ownerId: string }>) {
 				const cacher = this.broker.cacher;
 				// A shared Redis was cleaned by the writer itself, before it answered.
-				if (!cacher || cacher instanceof Cachers.Redis || ctx.nodeID === this.broker.nodeID) return;
+				if (!cacher || cacher instanceof Cachers.Redis) return;
 				await cacher.clean(ownerDecisions(ctx.params.ownerId));
 			},
 		},

@@ -1,4 +1,6 @@
+import { SHARING_CACHE_CLEAN_EVENT } from "@portal/contracts";
 import type { Knex } from "@portal/platform";
+import { infraMode } from "../../../test/support/infra";
 import { activatedAccount, startTestPortal, type TestPortal } from "../../../test/support/portal";
 import { SharingService } from "../src";
 
@@ -144,6 +146,38 @@ describe("sharing: grants, teams and what others see", () => {
 		expect((await call(owner, "DELETE", `/shares/${id}`)).status).toBe(404);
 	});
 
+	it("R12: a sharing change cleans exactly its owner's cached decisions, nobody else's", async () => {
+		const byEditor = await call(editor, "POST", "/shares", {
+			grantee: { username: viewer.account.username },
+			role: "viewer",
+			sections: ["name"],
+		});
+		expect(byEditor.status).toBe(201);
+		expect((await profileOf(editor, viewer)).status).toBe(200);
+		expect((await profileOf(owner, editor)).status).toBe(200);
+		const othersKey = `sharing.check:${editor.account.id}:${viewer.account.id}:name:view`;
+		const ownersKey = `sharing.check:${owner.account.id}:${editor.account.id}:address:view`;
+		expect(await portal.broker.cacher?.get(othersKey)).toEqual({ allowed: true, validUntil: null });
+		expect(await portal.broker.cacher?.get(ownersKey)).toEqual({ allowed: true, validUntil: null });
+
+		const team = await call(owner, "POST", "/teams", { name: "Neighbours" });
+		expect((await call(owner, "POST", `/teams/${team.body.id}/members`, { username: stranger.account.username })).status).toBe(200);
+		expect(await portal.broker.cacher?.get(ownersKey)).toBeUndefined();
+		expect(await portal.broker.cacher?.get(othersKey)).toEqual({ allowed: true, validUntil: null });
+		expect((await call(editor, "DELETE", `/shares/${byEditor.body.id}`)).status).toBe(204);
+	});
+
+	(infraMode ? it.skip : it)("R12: another node's clean hint drops this node's memory-cached decisions of that owner only", async () => {
+		const [a, b] = [owner.account.id, editor.account.id];
+		const entry = { allowed: true, validUntil: null };
+		await portal.broker.cacher?.set(`sharing.check:${a}:${viewer.account.id}:name:view`, entry, 60);
+		await portal.broker.cacher?.set(`sharing.check:${b}:${viewer.account.id}:name:view`, entry, 60);
+		await portal.broker.broadcastLocal(SHARING_CACHE_CLEAN_EVENT, { ownerId: a });
+		expect(await portal.broker.cacher?.get(`sharing.check:${a}:${viewer.account.id}:name:view`)).toBeUndefined();
+		expect(await portal.broker.cacher?.get(`sharing.check:${b}:${viewer.account.id}:name:view`)).toEqual(entry);
+		await portal.broker.cacher?.del(`sharing.check:${b}:${viewer.account.id}:name:view`);
+	});
+
 	it("R12: an expiry takes effect to the second, even for a cached 'allowed'", async () => {
 		const expiresAt = new Date(Date.now() + 2_500).toISOString();
 		expect((await grant({ grantee: { username: stranger.account.username }, role: "viewer", expiresAt })).status).toBe(201);
@@ -259,6 +293,6 @@ describe("sharing: grants, teams and what others see", () => {
 			},
 		);
 		expect(exported.records.grantsGiven?.length).toBeGreaterThanOrEqual(4);
-		expect(exported.records.teamsOwned).toHaveLength(1);
+		expect(exported.records.teamsOwned).toHaveLength(2);
 	});
 });
