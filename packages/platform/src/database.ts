@@ -26,8 +26,9 @@ export function openDatabase(config: Pick<PortalConfig, "databaseUrl" | "dataDir
 		client: ClientPgLite,
 		dialect: "postgres",
 		connection: config.dataDir === "memory://" ? {} : { filename: config.dataDir },
-		// PGlite has one connection: using `db` inside a transaction would wait forever, so make it fail at once.
-		acquireConnectionTimeout: 2_000,
+		// PGlite has one connection: using `db` inside a transaction would wait forever, so make it fail
+		// soon (but not so soon that a busy two-core CI machine trips it on honest waits).
+		acquireConnectionTimeout: 10_000,
 	} as Knex.Config);
 }
 
