@@ -45,7 +45,7 @@ import {
 } from "./consents.repo";
 import { type DescribedService, describeAll, inventoryStream } from "./inventory";
 import { acknowledge, noticeBatch, noticesOf, policyInForce, publishingVersions, toPolicy } from "./policy.repo";
-import { historyOf, lockAccount, recordStatus, requestById, requestsOf, requestsSince, toRequest } from "./requests.repo";
+import { historyOf, lockAccount, recordStatus, requestById, requestsOf, requestsWithin, toRequest } from "./requests.repo";
 import {
 	type AgreementClause,
 	CONSENT_PURPOSES,
@@ -525,7 +525,7 @@ const ComplianceService = defineService<ComplianceThis>({
 							: "not-california-offered-to-all";
 				const created = await this.db.transaction(async (trx) => {
 					await lockAccount(trx, accountId);
-					const recent = await requestsSince(trx, accountId, addMonths(now, -12));
+					const recent = await requestsWithin(trx, accountId, addMonths(now, -12), now);
 					if (recent.length >= REQUESTS_PER_YEAR) {
 						const oldest = recent[recent.length - REQUESTS_PER_YEAR] as PrivacyRequestRow;
 						const nextAvailableAt = addMonths(oldest.received_at, 12);
@@ -839,7 +839,8 @@ const ComplianceService = defineService<ComplianceThis>({
 					.filter((r) => r.received_at > addMonths(now, -12))
 					.sort((a, b) => a.received_at.getTime() - b.received_at.getTime());
 				const oldest = recent.length >= REQUESTS_PER_YEAR ? recent[recent.length - REQUESTS_PER_YEAR] : undefined;
-				const communications = await ctx.call("communications.preferences", {}).catch(() => null);
+				// Communication preferences belong to communications; the centre shows them (null while it is away).
+				const communications = await ctx.call("communications.getPreferences", {}).catch(() => null);
 				return {
 					policy: policy ? { version: policy.version, effectiveAt: policy.effective_at.toISOString(), summary: policy.summary } : null,
 					notices: notices.map((n) => ({

@@ -21,8 +21,13 @@ export async function lockAccount(trx: Knex.Transaction, accountId: string): Pro
 	await trx.raw("select pg_advisory_xact_lock(hashtext(?))", [`compliance.requests:${accountId}`]);
 }
 
-export const requestsSince = (trx: Knex, accountId: string, since: Date): Promise<PrivacyRequestRow[]> =>
-	trx<PrivacyRequestRow>(REQUESTS).where({ account_id: accountId }).where("received_at", ">", since).orderBy("received_at");
+/** The account's requests in the rolling window (since, until]. */
+export const requestsWithin = (trx: Knex, accountId: string, since: Date, until: Date): Promise<PrivacyRequestRow[]> =>
+	trx<PrivacyRequestRow>(REQUESTS)
+		.where({ account_id: accountId })
+		.where("received_at", ">", since)
+		.where("received_at", "<=", until)
+		.orderBy("received_at");
 
 export const requestsOf = (db: Knex, accountId: string): Promise<PrivacyRequestRow[]> =>
 	db<PrivacyRequestRow>(REQUESTS).where({ account_id: accountId }).orderBy("received_at", "desc");

@@ -335,6 +335,7 @@ describe("compliance: consent, disclosures, policy, agreements, questions", () =
 			links: { consents: "/api/v1/privacy/consents", communications: "/api/v1/preferences/communications" },
 		});
 		expect(res.body.serviceMessages).toMatch(/always sent/);
+		expect(res.body.communications).toMatchObject({ marketing: { email: expect.any(Boolean) }, serviceMessages: "always" });
 		expect((await portal.request("GET", "/api/v1/privacy/centre")).status).toBe(401);
 	});
 
