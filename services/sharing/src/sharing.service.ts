@@ -242,11 +242,13 @@ const SharingService = defineService<SharingThis>({
 					throw new ValidationError("Name the member by user name or email.", [{ field: "username", message: "Give username or email." }]);
 				}
 				const member = await this.resolveAccount(ctx, ctx.params, ctx.params.username ? "username" : "email");
-				await this.changeSharing(owner.id, async (trx) => {
-					if (await addMember(trx, team.id, member.id)) {
-						await this.audit(trx, ctx, owner.id, "sharing.member.added", { teamId: team.id, accountId: member.id });
-					}
+				const added = await this.changeSharing(owner.id, async (trx) => {
+					const fresh = await addMember(trx, team.id, member.id);
+					if (fresh) await this.audit(trx, ctx, owner.id, "sharing.member.added", { teamId: team.id, accountId: member.id });
+					return fresh;
 				});
+				// 201 for a new membership, 200 when the account already was a member (adding again is harmless).
+				ctx.meta.$statusCode = added ? 201 : 200;
 				return this.teamView(ctx, team);
 			},
 		},

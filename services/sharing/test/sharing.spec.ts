@@ -161,7 +161,7 @@ describe("sharing: grants, teams and what others see", () => {
 		expect(await portal.broker.cacher?.get(ownersKey)).toEqual({ allowed: true, validUntil: null });
 
 		const team = await call(owner, "POST", "/teams", { name: "Neighbours" });
-		expect((await call(owner, "POST", `/teams/${team.body.id}/members`, { username: stranger.account.username })).status).toBe(200);
+		expect((await call(owner, "POST", `/teams/${team.body.id}/members`, { username: stranger.account.username })).status).toBe(201);
 		expect(await portal.broker.cacher?.get(ownersKey)).toBeUndefined();
 		expect(await portal.broker.cacher?.get(othersKey)).toEqual({ allowed: true, validUntil: null });
 		expect((await call(editor, "DELETE", `/shares/${byEditor.body.id}`)).status).toBe(204);
@@ -199,7 +199,8 @@ describe("sharing: grants, teams and what others see", () => {
 		expect((await profileOf(owner, viewer)).status).toBe(404);
 
 		const added = await call(owner, "POST", `/teams/${team.body.id}/members`, { username: viewer.account.username });
-		expect(added.status).toBe(200);
+		expect(added.status).toBe(201);
+		expect((await call(owner, "POST", `/teams/${team.body.id}/members`, { email: "VIC.VIEWER@example.com" })).status).toBe(200);
 		expect(added.body.members).toEqual([expect.objectContaining({ accountId: viewer.account.id, username: viewer.account.username })]);
 		const seen = await profileOf(owner, viewer);
 		expect(seen.status).toBe(200);
