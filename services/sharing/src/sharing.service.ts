@@ -24,7 +24,7 @@ import {
 	Unauthorized,
 	ValidationError,
 } from "@portal/platform";
-import { Cachers, type Context } from "moleculer";
+import { Cachers, type Context, type ServiceBroker } from "moleculer";
 import { migrations } from "../migrations";
 import { decide } from "./check";
 import { type CachedDecision, decisionKey, isFresh, ownerDecisions, ttlFor } from "./decision-cache";
@@ -68,6 +68,14 @@ const whoParams = {
 
 const iso = (d: Date | null): string | null => (d ? new Date(d).toISOString() : null);
 
+/**
+ * The cacher while it is connected. A disconnected Redis would queue commands until it returns,
+ * so checks go straight to the database instead (as Moleculer's own cache middleware does).
+ */
+type Cacher = NonNullable<ServiceBroker["cacher"]>;
+const usableCacher = (cacher: Cacher | undefined): Cacher | undefined =>
+	cacher && (cacher as Cacher & { connected?: boolean }).connected !== false ? cacher : undefined;
+
 const SharingService = defineService<SharingThis>({
 	name: "sharing",
 	mixins: [Database({ schema: "sharing", migrations }), Outbox({ schema: "sharing" })],
@@ -90,7 +98,7 @@ const SharingService = defineService<SharingThis>({
 			async handler(ctx: Ctx<CheckParams>): Promise<CheckResult> {
 				const params = ctx.params;
 				if (params.ownerId === params.actorId) return { allowed: true };
-				const cacher = this.broker.cacher;
+				const cacher = usableCacher(this.broker.cacher);
 				if (cacher) {
 					const entry = (await cacher.get(decisionKey(params)).catch(() => null)) as CachedDecision | null;
 					if (isFresh(entry, Date.now())) return { allowed: entry.allowed };
@@ -363,7 +371,7 @@ const SharingService = defineService<SharingThis>({
 		 * landed), so the entry is dropped here: a stale "allowed" never survives a revoke.
 		 */
 		async remember(params: CheckParams, decision: ReturnType<typeof decide>, version: number): Promise<void> {
-			const cacher = this.broker.cacher;
+			const cacher = usableCacher(this.broker.cacher);
 			const ttl = ttlFor(decision, Date.now());
 			if (!cacher || ttl < 1) return;
 			const key = decisionKey(params);
