@@ -10,7 +10,7 @@ import {
 	PrometheusText,
 	StrictValidator,
 } from "@portal/platform";
-import type { BrokerOptions } from "moleculer";
+import { type BrokerOptions, type Context, Errors } from "moleculer";
 
 /** Channels' option types demand every default; the adapter fills them in. */
 type ChannelOptions = Parameters<typeof ChannelsMiddleware>[0];
@@ -38,8 +38,20 @@ export function brokerOptions(config: PortalConfig): BrokerOptions {
 			: { type: "Memory", options: { ttl: 300 } },
 		logger: loggerOptions(config),
 		requestTimeout: 10_000,
-		retryPolicy: { enabled: false },
-		// Idempotent reads are retried on another node by the gateway (see gateway callOptions).
+		// A replica that dies without a goodbye (kill -9, OOM, lost node) is declared gone within a few
+		// seconds, well inside requestTimeout; its pending requests are then rejected and retried below.
+		heartbeatInterval: 1,
+		heartbeatTimeout: 3,
+		// Only "the replica went away before answering" is retried, on another replica (R30). Other
+		// errors are answers and are never repeated.
+		retryPolicy: {
+			enabled: true,
+			retries: 2,
+			delay: 100,
+			maxDelay: 1_000,
+			factor: 2,
+			check: (err: Error) => err instanceof Errors.RequestRejectedError || err instanceof Errors.ServiceNotAvailableError,
+		},
 		registry: { strategy: "RoundRobin", preferLocal: true },
 		circuitBreaker: { enabled: false },
 		tracking: { enabled: true, shutdownTimeout: 10_000 },
@@ -60,6 +72,7 @@ export function brokerOptions(config: PortalConfig): BrokerOptions {
 		middlewares: [
 			HealthMiddleware(),
 			DomainMetricsMiddleware(),
+			SkipGoneReplicas,
 			AccessMiddleware(),
 			ChannelsMiddleware({
 				adapter: config.channels
@@ -81,6 +94,21 @@ export function brokerOptions(config: PortalConfig): BrokerOptions {
 		],
 	};
 }
+
+/**
+ * moleculer-web picks an action's endpoint before authentication; if that replica is declared gone
+ * meanwhile, the call is refused here instead of being sent into the void, so the retry policy
+ * sends it to another replica.
+ */
+const SkipGoneReplicas = {
+	name: "SkipGoneReplicas",
+	remoteAction(next: (ctx: Context) => Promise<unknown>) {
+		return (ctx: Context) =>
+			ctx.endpoint?.node?.available === false
+				? Promise.reject(new Errors.ServiceNotAvailableError({ action: ctx.action?.name ?? "", nodeID: ctx.nodeID ?? "" }))
+				: next(ctx);
+	},
+};
 
 /** The services a process runs: `SERVICES=identity,profile`, or every one of them. */
 export function selectServices<T>(config: PortalConfig, catalog: Record<string, T>): T[] {
