@@ -20,8 +20,8 @@ export interface StaffCreated {
 	expiresAt: string;
 }
 
-/** Parses the command line and asks identity (local or over the transporter) to create the account. */
-export async function runStaffCommand(broker: ServiceBroker, argv: string[]): Promise<string> {
+/** The command line, checked before any broker starts. */
+export function parseStaffArgs(argv: string[]): { email: string; role: StaffRole } {
 	const { positionals, values } = parseArgs({
 		args: argv,
 		allowPositionals: true,
@@ -29,10 +29,13 @@ export async function runStaffCommand(broker: ServiceBroker, argv: string[]): Pr
 	});
 	if (positionals[0] !== "create" || !values.email || !values.role) throw new Error(USAGE);
 	if (!STAFF_ROLES.includes(values.role as StaffRole)) throw new Error(`unknown role '${values.role}'\n${USAGE}`);
-	const created = await broker.call<StaffCreated, { email: string; role: string }>("identity.createStaff", {
-		email: values.email,
-		role: values.role,
-	});
+	return { email: values.email, role: values.role as StaffRole };
+}
+
+/** Asks identity (local or over the transporter) to create the account; returns what to print. */
+export async function runStaffCommand(broker: ServiceBroker, argv: string[]): Promise<string> {
+	const values = parseStaffArgs(argv);
+	const created = await broker.call<StaffCreated, { email: string; role: StaffRole }>("identity.createStaff", values);
 	return [
 		`Staff account ${created.username} (${values.role}) created for ${values.email}.`,
 		`Send this set-password link to that person only (it works once, until ${created.expiresAt}):`,
@@ -64,6 +67,7 @@ async function withBroker<T>(config: PortalConfig, work: (broker: ServiceBroker)
 }
 
 async function main(): Promise<void> {
+	parseStaffArgs(process.argv.slice(2));
 	const config = loadConfig();
 	const output = await withBroker(config, (broker) => runStaffCommand(broker, process.argv.slice(2)));
 	process.stdout.write(`${output}\n`);
