@@ -1,4 +1,4 @@
-import { activatedAccount, eventually, startTestPortal, type TestPortal } from "../../../test/support/portal";
+import { activatedAccount, eventually, purchaseEvent, startTestPortal, type TestPortal } from "../../../test/support/portal";
 import { channelProbe, signIn, visible } from "./support";
 
 /** The module object identity's passwords.ts calls into (a namespace import would be a copy). */
