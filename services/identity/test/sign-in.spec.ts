@@ -49,9 +49,7 @@ describe("identity: sign-in", () => {
 	});
 
 	it("R4: a pending account (no password yet) answers like a wrong password", async () => {
-		await portal.purchase(
-			(await import("../../../test/support/portal")).purchaseEvent({ email: "pending.one@example.com", product: "RB9" }),
-		);
+		await portal.purchase(purchaseEvent({ email: "pending.one@example.com", product: "RB9" }));
 		await portal.mailsFor("pending.one@example.com");
 		const pending = await signIn(portal, "pending.one", "whatever password 1");
 		const unknown = await signIn(portal, "pending.none", "whatever password 1");
