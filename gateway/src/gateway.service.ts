@@ -23,7 +23,7 @@ import { apiRoutes, devRoutes, hookRoutes, rootRoutes } from "./routes";
 import { securityHeaders } from "./security-headers";
 import { serveUi } from "./static-ui";
 
-type Req = IncomingMessage & { $ctx: Ctx; $actor?: Actor; body?: unknown; $sessionToken?: string; $viaCookie?: boolean };
+type Req = IncomingMessage & { $ctx: Ctx; $actor?: Actor; $action?: { access?: unknown }; body?: unknown };
 type Res = ServerResponse;
 type Ctx = Context<unknown, PortalMeta>;
 interface GatewayThis {
@@ -32,6 +32,9 @@ interface GatewayThis {
 	identify(ctx: Ctx, req: Req): Promise<void>;
 	applySession(ctx: Ctx, res: Res): void;
 	readiness(): Promise<{ ready: boolean; checks: Record<string, string> }>;
+	honourGpc(ctx: Ctx, actor: Actor): Promise<void>;
+	/** Sessions whose GPC signal compliance has recorded (per node). */
+	gpcHonoured: Set<string>;
 }
 
 const BODY_LIMIT = "1mb";
@@ -40,6 +43,18 @@ const SYSTEM_ACTOR: Actor = { kind: "system", id: "purchase-webhook", roles: [] 
 
 /** The CSRF token is the session token signed with SESSION_SECRET: bound to the session, never stored. */
 const csrfFor = (config: PortalConfig, sessionToken: string) => hmacSha256(config.sessionSecret, `csrf:${sessionToken}`);
+
+/** A cookie request is ours when it comes from our origin (if it says) and carries the session's CSRF token in header and cookie. */
+function sameSiteRequest(config: PortalConfig, req: Req, sessionToken: string): boolean {
+	const origin = req.headers.origin;
+	if (origin && origin !== new URL(config.publicUrl).origin) return false;
+	const sent = String(req.headers["x-csrf-token"] ?? "");
+	const cookie = parseCookies(req.headers.cookie)[CSRF_COOKIE] ?? "";
+	return safeEqual(sent, cookie) && safeEqual(sent, csrfFor(config, sessionToken));
+}
+
+/** How many GPC-honoured sessions a gateway node remembers before starting over (a bounded memory). */
+const GPC_MEMORY = 10_000;
 
 const clientIp = (req: IncomingMessage): string => req.socket.remoteAddress ?? "";
 
@@ -124,15 +139,34 @@ const GatewayService: ServiceSchema<ApiSettingsSchema> = {
 			if (!token) return;
 			const actor = await ctx.call<Actor | null, { token: string }>("identity.resolveSession", { token });
 			if (!actor) return;
-			if (!bearer && STATE_CHANGING.has(req.method ?? "")) {
+			if (!bearer && STATE_CHANGING.has(req.method ?? "") && !sameSiteRequest(config, req, token)) {
+				// A public action never uses the session, so it runs anonymously rather than failing
+				// (e.g. the one-click unsubscribe page opened in a signed-in browser).
+				if (req.$action?.access === "public") return;
 				const origin = req.headers.origin;
 				if (origin && origin !== new URL(config.publicUrl).origin) throw new Forbidden("Cross-site request refused.", "CSRF_ORIGIN");
-				const sent = String(req.headers["x-csrf-token"] ?? "");
-				const cookie = parseCookies(req.headers.cookie)[CSRF_COOKIE] ?? "";
-				const expected = csrfFor(config, token);
-				if (!safeEqual(sent, cookie) || !safeEqual(sent, expected)) throw new Forbidden("Missing or wrong CSRF token.", "CSRF_TOKEN");
+				throw new Forbidden("Missing or wrong CSRF token.", "CSRF_TOKEN");
 			}
 			ctx.meta.actor = actor;
+			if (ctx.meta.request.gpc && actor.kind === "account") await this.honourGpc(ctx, actor);
+		},
+
+		/**
+		 * Global Privacy Control (R24): a signed-in request with `Sec-GPC: 1` withdraws consent to sale
+		 * and sharing. Compliance records it once; this node remembers the sessions it already told, so
+		 * the signal costs one call per session. If compliance cannot be reached the request goes on and
+		 * the next request with the header tries again.
+		 */
+		async honourGpc(this: GatewayThis, ctx: Ctx, actor: Actor) {
+			const key = actor.sessionId ?? actor.id;
+			if (this.gpcHonoured.has(key)) return;
+			try {
+				await ctx.call("compliance.honourGpc", { accountId: actor.id });
+				if (this.gpcHonoured.size >= GPC_MEMORY) this.gpcHonoured.clear();
+				this.gpcHonoured.add(key);
+			} catch (err) {
+				this.logger.warn({ err: (err as Error).message }, "GPC signal not recorded yet; will retry on the next request");
+			}
 		},
 
 		/** Turns identity's `$session` answer into the session and CSRF cookies. */
@@ -268,6 +302,10 @@ const GatewayService: ServiceSchema<ApiSettingsSchema> = {
 				},
 			},
 		];
+	},
+
+	created() {
+		this.gpcHonoured = new Set<string>();
 	},
 };
 

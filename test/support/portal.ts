@@ -22,7 +22,7 @@ export interface TestPortal {
 	url: string;
 	infra: TestInfra;
 	/** fetch against the portal, JSON in and out. */
-	request(method: string, path: string, opts?: { body?: unknown; headers?: Record<string, string> }): Promise<TestResponse>;
+	request(method: string, path: string, opts?: { body?: unknown; raw?: string; headers?: Record<string, string> }): Promise<TestResponse>;
 	/** Posts a purchase event through the signed webhook. */
 	purchase(event: PurchaseEvent): Promise<TestResponse>;
 	/** Waits until `to` has at least `count` captured mails, newest first. */
