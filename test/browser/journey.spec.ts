@@ -72,7 +72,8 @@ describe("portal UI in a real browser", () => {
 	/** Screenshot plus axe-core: no violation of impact serious or critical. */
 	async function check(page: Page, name: string) {
 		await page.waitForSelector("#page-title");
-		await page.waitForFunction('!document.querySelector(".loading")', undefined, { timeout: 10_000 });
+		// A selector wait, not a function: string predicates are evaluated in the page and the CSP forbids eval.
+		await page.waitForSelector(".loading", { state: "detached", timeout: 10_000 });
 		await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
 		// CDP evaluation is not subject to the page's CSP, so axe runs without weakening the policy.
 		await page.evaluate(AXE);
