@@ -1,6 +1,6 @@
 import type { ServiceBroker, ServiceSchema } from "moleculer";
 import { portalConfig } from "./broker-config";
-import { type Knex, type Migration, migrate, openDatabase } from "./database";
+import { isTransientDatabaseError, type Knex, type Migration, migrate, openDatabase } from "./database";
 import { Unavailable } from "./errors";
 import { defineMixin } from "./schema";
 
@@ -56,6 +56,16 @@ export function Database(opts: DatabaseOptions): Partial<ServiceSchema> {
 					} catch {
 						throw new Unavailable("The database is not answering.", "DATABASE_UNAVAILABLE");
 					}
+				},
+			},
+		},
+		hooks: {
+			error: {
+				// A lost or refusing database is "try again" (503), not an internal error (500).
+				"*"(_ctx: unknown, err: unknown) {
+					if (isTransientDatabaseError(err))
+						throw new Unavailable("The database is not answering. Please try again.", "DATABASE_UNAVAILABLE");
+					throw err;
 				},
 			},
 		},
