@@ -234,8 +234,11 @@ const GatewayService: ServiceSchema<ApiSettingsSchema> = {
 
 		settings.port = config.port;
 		settings.ip = config.host;
-		settings.use = [securityHeaders(config.cookieSecure)];
+		const withSecurityHeaders = securityHeaders(config.cookieSecure);
+		settings.use = [withSecurityHeaders];
 		settings.onError = function onError(this: GatewayThis, req: Req, res: Res, err: Error) {
+			// A route's body parsers run before `use`, so their refusals (400, 413, 415) get the headers here.
+			withSecurityHeaders(req, res, () => undefined);
 			const { problem, headers } = toProblem(err);
 			if (problem.status >= 500) this.logger.error({ err: { name: err.name, message: err.message, stack: err.stack } }, "request failed");
 			for (const [key, value] of Object.entries(headers)) res.setHeader(key, value);
