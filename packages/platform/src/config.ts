@@ -31,12 +31,31 @@ export interface PortalConfig {
 	tracingEndpoint: string | null;
 	/** Purchase events older than this are still honoured but logged as late (see identity). */
 	purchaseMaxAgeDays: number;
+	/** Hosts besides PUBLIC_URL's that tracked mail links may lead to (activity-log, `GET /l/:code`). */
+	linkHosts: string[];
+	/** Where marketing mail needs explicit opt-in (R18): ISO 3166 alpha-2, upper case. */
+	marketingOptInCountries: string[];
+	/** Marketing mails a campaign queues per second when it does not ask for a rate itself (R18). */
+	campaignRatePerSecond: number;
 }
 
 export const DEVELOPMENT_SECRETS = {
 	purchaseWebhookSecret: "development-only-purchase-webhook-secret",
 	sessionSecret: "development-only-session-secret-change-me",
 } as const;
+
+/**
+ * Countries whose law requires explicit opt-in before marketing email (R18): EU and EEA (ePrivacy
+ * Directive), UK (PECR), Switzerland (UWG), Canada (CASL), Australia (Spam Act), New Zealand (UEMA),
+ * Japan (Act on Specified Electronic Mail), South Korea (Network Act). Accounts there start opted out.
+ * MARKETING_OPT_IN_COUNTRIES replaces the whole list when the legal advice changes.
+ */
+export const DEFAULT_MARKETING_OPT_IN_COUNTRIES: readonly string[] = [
+	...["AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "HU", "IE"],
+	...["IT", "LV", "LT", "LU", "MT", "NL", "PL", "PT", "RO", "SK", "SI", "ES", "SE"],
+	...["IS", "LI", "NO", "GB", "CH"],
+	...["CA", "AU", "NZ", "JP", "KR"],
+];
 
 export class ConfigError extends Error {
 	constructor(readonly problems: string[]) {
@@ -62,6 +81,35 @@ const url = (protocols: string[]) => ({
 		return value;
 	},
 });
+
+type FieldError = { type: string; actual: string };
+
+/** A comma-separated list whose every item must pass `valid`; the first bad item is named in the message. */
+const list = (type: string, valid: (item: string) => boolean) => ({
+	type: "string",
+	optional: true,
+	custom: (value: string | undefined, errors: unknown[]) => {
+		if (value === undefined) return value;
+		const items = splitList(value);
+		const bad = items.find((item) => !valid(item));
+		if (bad !== undefined || items.length === 0) (errors as FieldError[]).push({ type, actual: bad ?? value });
+		return value;
+	},
+});
+
+const splitList = (value: string): string[] =>
+	value
+		.split(",")
+		.map((item) => item.trim())
+		.filter((item) => item !== "");
+
+/** A DNS host name (no scheme, port or path): what a link's URL hostname is compared with. */
+const HOST_NAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i;
+const regionNames = new Intl.DisplayNames(["en"], { type: "region", fallback: "none" });
+/** Codes ICU names that are not ISO 3166-1 countries (UK is reserved: the United Kingdom is GB). */
+const NOT_COUNTRIES = new Set(["EU", "EZ", "UN", "ZZ", "QO", "UK"]);
+const isCountryCode = (code: string): boolean =>
+	/^[A-Za-z]{2}$/.test(code) && !NOT_COUNTRIES.has(code.toUpperCase()) && regionNames.of(code.toUpperCase()) !== undefined;
 
 const envSchema = {
 	$$strict: false,
@@ -92,11 +140,19 @@ const envSchema = {
 	TRACING_EXPORTER: { type: "enum", values: ["none", "console", "zipkin", "jaeger"], optional: true },
 	TRACING_ENDPOINT: url(["http", "https"]),
 	PURCHASE_MAX_AGE_DAYS: { type: "number", integer: true, min: 1, max: 3650, convert: true, optional: true },
+	LINK_HOSTS: list("hostList", (item) => HOST_NAME.test(item)),
+	MARKETING_OPT_IN_COUNTRIES: list("countryList", isCountryCode),
+	CAMPAIGN_RATE_PER_SECOND: { type: "number", integer: true, min: 1, max: 200, convert: true, optional: true },
 };
 
 const check = new Validator({
 	useNewCustomCheckerFunction: true,
-	messages: { url: "The '{field}' field must be a URL.", urlProtocol: "The '{field}' field has an unsupported protocol." },
+	messages: {
+		url: "The '{field}' field must be a URL.",
+		urlProtocol: "The '{field}' field has an unsupported protocol.",
+		hostList: "The '{field}' field must be a comma-separated list of host names (no scheme, port or path); '{actual}' is not one.",
+		countryList: "The '{field}' field must be a comma-separated list of ISO 3166 alpha-2 country codes; '{actual}' is not one.",
+	},
 }).compile(envSchema);
 
 /** Reads and validates the environment; throws {@link ConfigError} listing every problem. */
@@ -146,6 +202,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): PortalConfig {
 		tracingExporter: (e.TRACING_EXPORTER ?? "none") as PortalConfig["tracingExporter"],
 		tracingEndpoint: e.TRACING_ENDPOINT ?? null,
 		purchaseMaxAgeDays: (e.PURCHASE_MAX_AGE_DAYS as unknown as number | undefined) ?? 365,
+		linkHosts: [...new Set(splitList(e.LINK_HOSTS ?? "").map((host) => host.toLowerCase()))],
+		marketingOptInCountries: e.MARKETING_OPT_IN_COUNTRIES
+			? [...new Set(splitList(e.MARKETING_OPT_IN_COUNTRIES).map((code) => code.toUpperCase()))]
+			: [...DEFAULT_MARKETING_OPT_IN_COUNTRIES],
+		campaignRatePerSecond: (e.CAMPAIGN_RATE_PER_SECOND as unknown as number | undefined) ?? 10,
 	};
 
 	const problems: string[] = [];

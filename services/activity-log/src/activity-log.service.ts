@@ -38,8 +38,6 @@ export interface ActivityLogSettings extends ServiceSettingSchema {
 	/** The first purge waits this long after start, so a rolling restart does not purge on every pod at once. */
 	purgeFirstDelayMs: number;
 	purgeBatchSize: number;
-	/** Hosts besides PUBLIC_URL's that mail links may lead to (`GET /l/:code`). */
-	allowedLinkHosts: string[];
 }
 
 interface Vars {
@@ -61,7 +59,6 @@ const DEFAULT_SETTINGS: ActivityLogSettings = {
 	purgeIntervalMs: 3_600_000,
 	purgeFirstDelayMs: 300_000,
 	purgeBatchSize: 5_000,
-	allowedLinkHosts: [],
 };
 
 const USAGE_KINDS: readonly UsageKind[] = ["sign-in", "sign-in-failed", "link-click"];
@@ -122,8 +119,8 @@ const ActivityLogService = defineService<ActivityLogThis>({
 				href: { type: "string", min: 1, max: 2048, trim: true },
 			},
 			async handler(ctx: Ctx<{ accountId?: string; linkId: string; href: string }>): Promise<{ code: string; url: string }> {
-				const { publicUrl } = portalConfig(this.broker);
-				if (!isAllowedTarget(ctx.params.href, publicUrl, this.settings.allowedLinkHosts)) {
+				const { publicUrl, linkHosts } = portalConfig(this.broker);
+				if (!isAllowedTarget(ctx.params.href, publicUrl, linkHosts)) {
 					throw new ValidationError("Links may only lead to the portal or an allowed host.", [
 						{ field: "href", message: "host not on the allow-list" },
 					]);
@@ -140,8 +137,8 @@ const ActivityLogService = defineService<ActivityLogThis>({
 			params: { $$strict: "remove", code: { type: "string", pattern: /^[A-Za-z0-9_-]{22}$/ } },
 			async handler(ctx: Ctx<{ code: string }>): Promise<void> {
 				const link = await findLink(this.db, ctx.params.code);
-				const { publicUrl } = portalConfig(this.broker);
-				if (!link || !isAllowedTarget(link.href, publicUrl, this.settings.allowedLinkHosts)) {
+				const { publicUrl, linkHosts } = portalConfig(this.broker);
+				if (!link || !isAllowedTarget(link.href, publicUrl, linkHosts)) {
 					throw new NotFound("This link is unknown or has expired.", "LINK_NOT_FOUND");
 				}
 				if (link.account_id) {

@@ -44,7 +44,7 @@ describe("activity-log", () => {
 		eventually(async () => ((await records(accountId)).length >= n ? true : undefined), `${n} usage records`);
 
 	beforeAll(async () => {
-		portal = await startTestPortal();
+		portal = await startTestPortal({ env: { LINK_HOSTS: "docs.omti.example" } });
 		db = (portal.broker.getLocalService("activityLog") as unknown as { db: Knex }).db;
 		const a = await activatedAccount(portal, "ann.activity@example.com");
 		ann = { id: a.account.id, token: a.token };
@@ -127,6 +127,16 @@ describe("activity-log", () => {
 		expect(followed.status).toBe(302);
 		expect(followed.headers.get("location")).toBe(`${portal.config.publicUrl}/profile`);
 		expect((await summaryOf(ann.token)).linkClicks.total).toBe(before + 1);
+		// LINK_HOSTS adds hosts besides the portal's own.
+		const docs = await call<{ code: string }>("activityLog.createLink", {
+			accountId: ann.id,
+			linkId: "docs",
+			href: "https://docs.omti.example/rb9",
+		});
+		const toDocs = await portal.request("GET", `/l/${docs.code}`);
+		expect(toDocs.status).toBe(302);
+		expect(toDocs.headers.get("location")).toBe("https://docs.omti.example/rb9");
+		expect((await summaryOf(ann.token)).linkClicks.total).toBe(before + 2);
 
 		await expect(
 			call("activityLog.createLink", { accountId: ann.id, linkId: "x", href: "https://evil.example/phish" }),
@@ -139,7 +149,7 @@ describe("activity-log", () => {
 		expect(refused.headers.get("location")).toBeNull();
 		expect((await portal.request("GET", `/l/${"B".repeat(22)}`)).status).toBe(404);
 		expect((await portal.request("GET", "/l/not-a-code")).status).toBe(422);
-		expect((await summaryOf(ann.token)).linkClicks.total).toBe(before + 1);
+		expect((await summaryOf(ann.token)).linkClicks.total).toBe(before + 2);
 	});
 
 	it("R16: the owner sees totals, the last 30 days, the retention period, recent records and a daily series", async () => {

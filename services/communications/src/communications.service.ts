@@ -37,14 +37,7 @@ import {
 	resolveHolders,
 	scheduleNext,
 } from "./campaigns.repo";
-import {
-	marketingBlock,
-	needsOptIn,
-	OPT_IN_COUNTRIES,
-	type SuppressionReason,
-	signUnsubscribeToken,
-	verifyUnsubscribeToken,
-} from "./consent";
+import { marketingBlock, needsOptIn, type SuppressionReason, signUnsubscribeToken, verifyUnsubscribeToken } from "./consent";
 import { createSender, deliverDue, type MailSender } from "./delivery";
 import { capturedFor, enqueueMail, type NewMail } from "./mails.repo";
 import { personalDataDescription } from "./personal-data";
@@ -120,11 +113,7 @@ interface CampaignParams {
 }
 
 const DELIVERY_INTERVAL_MS = 500;
-/**
- * Campaign throttle (R18): mails queued per second when the campaign does not say, and the most it may
- * ask for. Constants until the config has variables for them.
- */
-const CAMPAIGN_RATE_PER_SECOND = 10;
+/** Campaign throttle (R18): the most a campaign may ask for; CAMPAIGN_RATE_PER_SECOND is the default. */
 const CAMPAIGN_MAX_RATE_PER_SECOND = 200;
 const CAMPAIGN_INTERVAL_MS = 250;
 /** Locales that have translations of the templates; English is the default for everything else. */
@@ -266,7 +255,8 @@ const CommunicationsService = defineService<CommunicationsThis>({
 			},
 			async handler(ctx: Ctx<CampaignParams>) {
 				const p = ctx.params;
-				const rate = p.ratePerSecond ?? CAMPAIGN_RATE_PER_SECOND;
+				const config = portalConfig(this.broker);
+				const rate = p.ratePerSecond ?? config.campaignRatePerSecond;
 				if (rate > CAMPAIGN_MAX_RATE_PER_SECOND) {
 					throw new ValidationError("The rate is too high.", [
 						{ field: "ratePerSecond", message: `At most ${CAMPAIGN_MAX_RATE_PER_SECOND} mails per second.` },
@@ -279,7 +269,7 @@ const CommunicationsService = defineService<CommunicationsThis>({
 					productCode: p.productCode,
 					subject: p.subject,
 					message: p.message,
-					offerUrl: p.offerUrl ?? portalConfig(this.broker).publicUrl,
+					offerUrl: p.offerUrl ?? config.publicUrl,
 					ratePerSecond: rate,
 					createdBy: ctx.meta.actor?.id ?? "",
 				});
@@ -371,7 +361,7 @@ const CommunicationsService = defineService<CommunicationsThis>({
 			async handler(ctx: Ctx<AccountCreatedMessage>) {
 				const m = ctx.params;
 				const config = portalConfig(this.broker);
-				const optIn = needsOptIn(m.country, OPT_IN_COUNTRIES);
+				const optIn = needsOptIn(m.country, config.marketingOptInCountries);
 				await this.db.transaction(async (trx: Knex.Transaction) => {
 					await upsertRecipient(
 						trx,
@@ -545,7 +535,7 @@ const CommunicationsService = defineService<CommunicationsThis>({
 				await productsOf(this.db, accountId),
 				await preferenceHistory(this.db, accountId),
 			];
-			const optInRequired = needsOptIn(recipient?.country, OPT_IN_COUNTRIES);
+			const optInRequired = needsOptIn(recipient?.country, portalConfig(this.broker).marketingOptInCountries);
 			const topics = pref?.topics ?? {};
 			return {
 				marketing: { email: pref?.marketing_email ?? !optInRequired },

@@ -1,54 +1,5 @@
 import { hmacSha256, safeEqual } from "@portal/platform";
 
-/**
- * Countries whose law requires explicit opt-in before marketing email (R18): EU and EEA (ePrivacy
- * Directive), UK (PECR), Switzerland (UWG), Canada (CASL), Australia (Spam Act), New Zealand (UEMA),
- * Japan (Act on Specified Electronic Mail), South Korea (Network Act). Accounts there start opted out.
- * A constant until the configuration gets a variable for it (see the service's settings).
- */
-export const OPT_IN_COUNTRIES: readonly string[] = [
-	// EU
-	"AT",
-	"BE",
-	"BG",
-	"HR",
-	"CY",
-	"CZ",
-	"DK",
-	"EE",
-	"FI",
-	"FR",
-	"DE",
-	"GR",
-	"HU",
-	"IE",
-	"IT",
-	"LV",
-	"LT",
-	"LU",
-	"MT",
-	"NL",
-	"PL",
-	"PT",
-	"RO",
-	"SK",
-	"SI",
-	"ES",
-	"SE",
-	// EEA, UK, Switzerland
-	"IS",
-	"LI",
-	"NO",
-	"GB",
-	"CH",
-	// elsewhere
-	"CA",
-	"AU",
-	"NZ",
-	"JP",
-	"KR",
-];
-
 /** Where the country is unknown we cannot know the law allows it, so consent is required too. */
 export function needsOptIn(country: string | null | undefined, optInCountries: readonly string[]): boolean {
 	return !country || optInCountries.includes(country.toUpperCase());
