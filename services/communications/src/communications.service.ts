@@ -7,12 +7,15 @@ import {
 	type PersonalDataParams,
 	type PortalMeta,
 	type ProductAddedMessage,
+	ProfileChannels,
+	type ProfileEmailConfirmedMessage,
 } from "@portal/contracts";
 import {
 	BadRequest,
 	Database,
 	type DatabaseThis,
 	defineService,
+	firstDelivery,
 	Gone,
 	isMailCaptured,
 	type Knex,
@@ -42,6 +45,7 @@ import { createSender, deliverDue, type MailSender } from "./delivery";
 import { capturedFor, enqueueMail, type NewMail } from "./mails.repo";
 import { personalDataDescription } from "./personal-data";
 import {
+	changeRecipientEmail,
 	findPreference,
 	findRecipient,
 	marketingFacts,
@@ -425,6 +429,20 @@ const CommunicationsService = defineService<CommunicationsThis>({
 					to: m.email,
 					data: { username: m.username, productName: m.product.name, portalUrl: portalConfig(this.broker).publicUrl },
 				});
+			},
+		},
+		/** R10: our copy of the address follows the one the owner confirmed in profile. */
+		[ProfileChannels.emailConfirmed]: {
+			group: "communications",
+			context: true,
+			async handler(ctx: Ctx<ProfileEmailConfirmedMessage>) {
+				const m = ctx.params;
+				const known = await this.db.transaction(async (trx: Knex.Transaction) => {
+					if (!(await firstDelivery(trx, "communications", m.messageId))) return true;
+					return changeRecipientEmail(trx, m.accountId, m.email);
+				});
+				// Staff accounts, for one, never bought anything and so are not recipients here.
+				if (!known) this.logger.info({ accountId: m.accountId }, "confirmed email for an account that is not a recipient");
 			},
 		},
 	},

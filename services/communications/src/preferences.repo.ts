@@ -50,6 +50,12 @@ export async function upsertRecipient(
 	}
 }
 
+/** R10: the owner confirmed a new address; later mail (campaigns included) goes there. False when unknown here. */
+export async function changeRecipientEmail(db: Knex, accountId: string, email: string): Promise<boolean> {
+	const updated = await db(recipients).where({ account_id: accountId }).update({ email: email.trim(), updated_at: new Date() });
+	return Number(updated) > 0;
+}
+
 export function findRecipient(db: Knex, accountId: string): Promise<RecipientRow | undefined> {
 	return db<RecipientRow>(recipients).where({ account_id: accountId }).first();
 }

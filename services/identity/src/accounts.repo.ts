@@ -16,6 +16,25 @@ export function findByLogin(db: Knex, login: string): Promise<AccountRow | undef
 
 export const findById = (db: Knex, id: string): Promise<AccountRow | undefined> => db<AccountRow>(accounts).where({ id }).first();
 
+export type LoginEmailChange =
+	| { changed: true; previous: AccountRow }
+	| { changed: false; reason: "unknown-account" | "unchanged" | "in-use" };
+
+/**
+ * R10: a confirmed address becomes the sign-in email, unless another account signs in with it (one
+ * account per address, R2). A race with another account is caught by the unique index.
+ */
+export async function changeLoginEmail(trx: Knex.Transaction, accountId: string, email: string): Promise<LoginEmailChange> {
+	const account = await trx<AccountRow>(accounts).where({ id: accountId }).forUpdate().first();
+	if (!account) return { changed: false, reason: "unknown-account" };
+	const emailNormalized = normalizeEmail(email);
+	if (account.email_normalized === emailNormalized) return { changed: false, reason: "unchanged" };
+	const holder = await trx(accounts).where({ email_normalized: emailNormalized }).whereNot({ id: accountId }).first("id");
+	if (holder) return { changed: false, reason: "in-use" };
+	await trx(accounts).where({ id: accountId }).update({ email: email.trim(), email_normalized: emailNormalized });
+	return { changed: true, previous: account };
+}
+
 /**
  * Finds the account for an email or creates a pending one with a unique user name. Safe under
  * concurrency: a racing insert of the same email is detected by the unique index and re-read.

@@ -8,6 +8,8 @@ import {
 	type PersonalDataDescription,
 	type PersonalDataExport,
 	type PortalMeta,
+	ProfileChannels,
+	type ProfileEmailConfirmedMessage,
 	type PurchaseEvent,
 	purchaseEventSchema,
 	STAFF_ROLES,
@@ -16,10 +18,12 @@ import {
 } from "@portal/contracts";
 import {
 	Conflict,
+	connectedCacher,
 	Database,
 	type DatabaseThis,
 	defineService,
 	Forbidden,
+	firstDelivery,
 	isTransientDatabaseError,
 	type Knex,
 	NotFound,
@@ -32,7 +36,7 @@ import {
 } from "@portal/platform";
 import type { ActionParams, Context, ServiceSchema } from "moleculer";
 import { migrations } from "../migrations";
-import { describe, findById, findByLogin, normalizeEmail } from "./accounts.repo";
+import { changeLoginEmail, describe, findById, findByLogin, normalizeEmail } from "./accounts.repo";
 import { hashPassword, passwordProblems, verifyPassword } from "./passwords";
 import { exportIdentityData, identityPersonalData } from "./personal-data";
 import { type PurchaseOutcome, parsePurchaseEvent, recordPurchase } from "./purchases";
@@ -62,6 +66,7 @@ type AuditActor = { kind: string; id: string };
 
 interface IdentityMethods {
 	acceptPurchase(event: PurchaseEvent, source: "channel" | "webhook"): Promise<PurchaseOutcome>;
+	adoptConfirmedEmail(message: ProfileEmailConfirmedMessage): Promise<void>;
 	startSignedIn(ctx: Ctx, accountId: string, method: string): Promise<{ account: Me; token: string }>;
 	checkPassword(ctx: Ctx, account: AccountRow | undefined, password: string, totp: string | undefined): Promise<void>;
 	secondFactorOk(account: AccountRow, code: string): Promise<boolean>;
@@ -528,7 +533,8 @@ const IdentityService = defineService<IdentityThis>({
 			params: { token: { type: "string", min: 1, max: 200 } },
 			async handler(ctx: Ctx<{ token: string }>): Promise<Actor | null> {
 				const policy = portalConfig(this.broker).session;
-				const cacher = this.broker.cacher;
+				// A disconnected Redis would hold the request until it returns: ask the database meanwhile.
+				const cacher = connectedCacher(this.broker);
 				const tokenHash = sha256(ctx.params.token);
 				const key = sessionKey(tokenHash);
 				const now = Date.now();
@@ -588,6 +594,15 @@ const IdentityService = defineService<IdentityThis>({
 				await withBackoff(() => this.acceptPurchase(parsed.event, "channel"));
 			},
 		},
+		/** R10: the owner confirmed a new address in profile; it becomes the sign-in email. */
+		[ProfileChannels.emailConfirmed]: {
+			group: "identity",
+			context: true,
+			maxRetries: 5,
+			async handler(ctx: Ctx<ProfileEmailConfirmedMessage>) {
+				await withBackoff(() => this.adoptConfirmedEmail(ctx.params));
+			},
+		},
 	},
 
 	events: {
@@ -612,6 +627,47 @@ const IdentityService = defineService<IdentityThis>({
 			this.logger.info({ eventId: event.eventId, accountId, outcome, source }, "purchase event handled");
 			if (outcome === "account-created" || outcome === "product-added") this.relay();
 			return outcome;
+		},
+
+		/**
+		 * R10: changes the sign-in email once per message, audits it, and tells the OLD address, so
+		 * that an owner whose session was hijacked learns of it where the attacker cannot delete it.
+		 * An address another account signs in with is not taken over: the change is audited as refused.
+		 */
+		async adoptConfirmedEmail(m: ProfileEmailConfirmedMessage): Promise<void> {
+			const actor = { kind: "account", id: m.accountId };
+			const outcome = await this.db.transaction(async (trx) => {
+				if (!(await firstDelivery(trx, "identity", m.messageId))) return "duplicate";
+				const change = await changeLoginEmail(trx, m.accountId, m.email);
+				if (change.changed) {
+					const { previous } = change;
+					await this.mail(trx, previous, "security-alert", {
+						username: previous.username,
+						event: `The email address you sign in with was changed to ${m.email.trim()}`,
+						when: new Date(m.confirmedAt).toUTCString(),
+					});
+					await this.audit(trx, m.accountId, "identity.email.changed", actor, {
+						previousEmail: previous.email,
+						email: m.email.trim(),
+						confirmedAt: m.confirmedAt,
+					});
+					return "changed";
+				}
+				if (change.reason === "in-use") {
+					await this.audit(trx, m.accountId, "identity.email.change-refused", actor, {
+						email: m.email.trim(),
+						reason: "another account signs in with this address",
+					});
+				}
+				return change.reason;
+			});
+			if (outcome === "in-use")
+				this.logger.warn(
+					{ accountId: m.accountId, messageId: m.messageId },
+					"confirmed email not adopted: another account signs in with it",
+				);
+			else this.logger.info({ accountId: m.accountId, messageId: m.messageId, outcome }, "confirmed email handled");
+			if (outcome === "changed" || outcome === "in-use") this.relay();
 		},
 
 		/** A new session and its usage record (R14), in one transaction. */
@@ -706,7 +762,10 @@ const IdentityService = defineService<IdentityThis>({
 		async forgetSessions(tokenHashes: string[]): Promise<void> {
 			if (tokenHashes.length === 0) return;
 			const keys = tokenHashes.map(sessionKey);
-			await this.broker.cacher?.del(keys).catch((err: unknown) => this.logger.error({ err: String(err) }, "session cache delete failed"));
+			const drop = this.broker.cacher?.del(keys).catch((err: unknown) => this.logger.error({ err: String(err) }, "session cache delete failed"));
+			// While Redis is away the delete waits in the client's queue for its return; the revoke
+			// itself is committed, so answer now instead of waiting for the cache.
+			if (connectedCacher(this.broker)) await drop;
 			await this.broker.broadcast(SESSIONS_REVOKED_EVENT, { keys });
 		},
 
@@ -756,7 +815,7 @@ const IdentityService = defineService<IdentityThis>({
 		/** True when a mail of this kind went to the account moments ago (stops mail bombing through 202 routes). */
 		async coolingDown(purpose: string, accountId: string): Promise<boolean> {
 			const key = `identity-mail-cooldown:${purpose}:${accountId}`;
-			const cacher = this.broker.cacher;
+			const cacher = connectedCacher(this.broker);
 			if (!cacher) return false;
 			if (await cacher.get(key).catch(() => null)) return true;
 			await cacher.set(key, { at: Date.now() }, MAIL_COOLDOWN_SECONDS).catch(() => undefined);
