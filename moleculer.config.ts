@@ -8,6 +8,7 @@ import {
 	loggerOptions,
 	type PortalConfig,
 	PrometheusText,
+	RequestContextMiddleware,
 	StrictValidator,
 } from "@portal/platform";
 import { type BrokerOptions, type Context, Errors } from "moleculer";
@@ -54,6 +55,10 @@ export function brokerOptions(config: PortalConfig): BrokerOptions {
 		},
 		registry: { strategy: "RoundRobin", preferLocal: true },
 		circuitBreaker: { enabled: false },
+		// The in-memory channel adapter (embedded mode) delivers through a bulkhead whose queue would
+		// otherwise refuse messages past 100 — silently, since it publishes by emit. Unbounded here;
+		// JetStream's own flow control applies with NATS.
+		bulkhead: { enabled: false, concurrency: 10, maxQueueSize: 0 },
 		tracking: { enabled: true, shutdownTimeout: 10_000 },
 		validator: new StrictValidator() as never,
 		metrics: { enabled: true, reporter: [new PrometheusText() as never] },
@@ -91,6 +96,8 @@ export function brokerOptions(config: PortalConfig): BrokerOptions {
 					: { type: "Fake" },
 				context: true,
 			} as unknown as ChannelOptions),
+			// Last, so it wraps the others: what they log while handling a request names it too.
+			RequestContextMiddleware(),
 		],
 	};
 }

@@ -186,6 +186,51 @@ export const figures: { id: string; run(): Promise<Figure[]> }[] = [
 		},
 	},
 	{
+		id: "sharing-check",
+		async run() {
+			const r = (await micro("check")) as Record<string, { perSecond: number; p50: number; p99: number }>;
+			const c = r.cachedLatency as { p99: number };
+			const u = r.uncachedLatency as { p99: number };
+			const cachedRatio = (r.cachedThroughput?.perSecond ?? 0) / (r.redisThroughput?.perSecond ?? 1);
+			const uncachedRatio = (r.uncachedThroughput?.perSecond ?? 0) / (r.pkThroughput?.perSecond ?? 1);
+			return [
+				{
+					name: "sharing.check through the broker, cached (Redis)",
+					measured: `${fmt(r.cachedThroughput?.perSecond ?? 0, "/s")} at 32 callers; p99 ${c.p99.toFixed(3)} ms alone`,
+					baseline: `ioredis GET ${fmt(r.redisThroughput?.perSecond ?? 0, "/s")}; p99 ${r.redisLatency?.p99.toFixed(3)} ms`,
+					ratio: cachedRatio,
+					target: "p99 < 1 ms; ≥ 0.3",
+					pass: c.p99 < 1 && cachedRatio >= 0.3,
+				},
+				{
+					name: "sharing.check uncached (Postgres)",
+					measured: `${fmt(r.uncachedThroughput?.perSecond ?? 0, "/s")} at 16 callers; p99 ${u.p99.toFixed(3)} ms alone`,
+					baseline: `PK SELECT ${fmt(r.pkThroughput?.perSecond ?? 0, "/s")}; p99 ${r.pkLatency?.p99.toFixed(3)} ms`,
+					ratio: uncachedRatio,
+					target: "p99 < 5 ms; ≥ 0.4",
+					pass: u.p99 < 5 && uncachedRatio >= 0.4,
+				},
+			];
+		},
+	},
+	{
+		id: "ingest",
+		async run() {
+			const r = (await micro("ingest")) as { events: number; stored: number; portalPerSecond: number; rawPerSecond: number };
+			const ratio = r.portalPerSecond / r.rawPerSecond;
+			return [
+				{
+					name: "activity ingest into Postgres (channel → buffer → batched insert + daily counters)",
+					measured: `${fmt(r.portalPerSecond, "events/s")} (${r.stored}/${r.events} stored)`,
+					baseline: `multi-row INSERT ${fmt(r.rawPerSecond, "rows/s")}`,
+					ratio,
+					target: "≥ 0.5; ≥ 10 000 events/s",
+					pass: ratio >= 0.5 && r.portalPerSecond >= 10_000 && r.stored === r.events,
+				},
+			];
+		},
+	},
+	{
 		id: "cold-start",
 		async run() {
 			const entry = "packages/server/dist/packages/server/src/start.js";
@@ -226,6 +271,28 @@ export const figures: { id: string; run(): Promise<Figure[]> }[] = [
 		},
 	},
 ];
+
+/** Runs test/bench/micro.ts in a child pinned to the system core, on a fresh database and key prefix. */
+async function micro(which: "check" | "ingest"): Promise<unknown> {
+	const infra = await createTestInfra();
+	try {
+		const { TRANSPORTER: _t, CHANNELS: _c, ...env } = infra.env;
+		const child = startNodeScript("test/bench/micro.ts", { ...env, BENCH_SECONDS: String(LOAD_SECONDS) }, SYSTEM_CPU, [which]);
+		let out = "";
+		let err = "";
+		child.stdout?.on("data", (c: Buffer) => {
+			out += c.toString();
+		});
+		child.stderr?.on("data", (c: Buffer) => {
+			err += c.toString();
+		});
+		const code = await new Promise<number | null>((resolve) => child.once("exit", (exitCode) => resolve(exitCode)));
+		if (code !== 0) throw new Error(`micro ${which} exited ${code}: ${err.slice(0, 600)}`);
+		return JSON.parse(out.trim().split("\n").pop() ?? "{}");
+	} finally {
+		await infra.cleanup();
+	}
+}
 
 /** The raw baseline for JetStream: publish N messages and consume them on one stream, nothing else. */
 async function rawJetStreamRoundTrip(servers: string, name: string, count: number) {

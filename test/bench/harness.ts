@@ -17,9 +17,9 @@ export function pinned(cpu: string, command: string, args: string[], env: NodeJS
 
 const tsx = ["node_modules/.bin/tsx", "--conditions=source"];
 
-export function startNodeScript(script: string, env: NodeJS.ProcessEnv, cpu = SYSTEM_CPU): ChildProcess {
+export function startNodeScript(script: string, env: NodeJS.ProcessEnv, cpu = SYSTEM_CPU, args: string[] = []): ChildProcess {
 	const [bin, ...flags] = tsx;
-	return pinned(cpu, bin as string, [...flags, script], env);
+	return pinned(cpu, bin as string, [...flags, script, ...args], env);
 }
 
 export async function stop(child: ChildProcess | undefined): Promise<void> {
