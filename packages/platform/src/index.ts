@@ -12,5 +12,6 @@ export * from "./logger";
 export * from "./metrics";
 export * from "./moleculer-augment";
 export * from "./outbox.mixin";
+export * from "./request-context.middleware";
 export * from "./schema";
 export * from "./validator";

@@ -1,5 +1,6 @@
 import type { LoggerConfig } from "moleculer";
 import type { PortalConfig } from "./config";
+import { currentRequestId } from "./request-context.middleware";
 
 /** Paths pino blanks out wherever they appear in a logged object. */
 export const REDACTED_PATHS = [
@@ -36,6 +37,11 @@ export function loggerOptions(config: PortalConfig): LoggerConfig {
 				options: {
 					redact: { paths: REDACTED_PATHS, censor: "[redacted]" },
 					base: { namespace: config.namespace || undefined },
+					// Every line written while a request is handled names it (RequestContextMiddleware fills the scope).
+					mixin: () => {
+						const requestId = currentRequestId();
+						return requestId ? { requestId } : {};
+					},
 				},
 			},
 		},
