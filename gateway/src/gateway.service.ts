@@ -11,6 +11,7 @@ import {
 	portalConfig,
 	safeEqual,
 	Unauthorized,
+	ValidationError,
 } from "@portal/platform";
 import type { Context, ServiceBroker, ServiceSchema } from "moleculer";
 import type { ApiSettingsSchema } from "moleculer-web";
@@ -22,6 +23,7 @@ import { toProblem } from "./problem";
 import { apiRoutes, devRoutes, hookRoutes, rootRoutes } from "./routes";
 import { securityHeaders } from "./security-headers";
 import { serveUi } from "./static-ui";
+import { refusedField } from "./text-guard";
 
 type Req = IncomingMessage & { $ctx: Ctx; $actor?: Actor; $action?: { access?: unknown }; body?: unknown };
 type Res = ServerResponse;
@@ -213,8 +215,10 @@ const GatewayService: ServiceSchema<ApiSettingsSchema> = {
 		const config = portalConfig(this.broker);
 		const settings = schema.settings as ApiSettingsSchema;
 		const devMailbox = isMailCaptured(config) && config.nodeEnv !== "production";
-		function onBeforeCall(this: GatewayThis, ctx: Ctx, _route: unknown, req: Req) {
-			return this.identify(ctx, req);
+		async function onBeforeCall(this: GatewayThis, ctx: Ctx, _route: unknown, req: Req & { $params?: unknown }) {
+			await this.identify(ctx, req);
+			const refused = refusedField(req.body) ?? refusedField(req.$params);
+			if (refused) throw new ValidationError("Some fields are invalid.", [refused]);
 		}
 		function onAfterCall(this: GatewayThis, ctx: Ctx, _route: unknown, _req: Req, res: Res, data: unknown) {
 			this.applySession(ctx, res);

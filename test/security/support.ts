@@ -61,7 +61,17 @@ export const isApi = (op: Operation) => op.path.startsWith("/api/v1/");
 export const needsSession = (op: Operation) => !op.isPublic && !op.signed;
 
 export function fillPath(path: string, values: Record<string, string>): string {
-	return path.replace(/\{([^}]+)\}/g, (_, name: string) => encodeURIComponent(values[name] ?? "x"));
+	return path.replace(/\{([^}]+)\}/g, (_, name: string) => encodeSegment(values[name] ?? "x"));
+}
+
+const LONE_SURROGATE = /([\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff])/;
+
+/** encodeURIComponent, except that a lone surrogate is sent as the (invalid) UTF-8 bytes it would have. */
+function encodeSegment(value: string): string {
+	return value
+		.split(LONE_SURROGATE)
+		.map((part, i) => (i % 2 === 1 ? "%ED%A0%80" : encodeURIComponent(part)))
+		.join("");
 }
 
 export const describeOp = (op: Operation) => `${op.method} ${op.path}`;
