@@ -2,6 +2,7 @@ import "./moleculer-augment";
 
 export * from "./access.middleware";
 export * from "./broker-config";
+export * from "./cacher";
 export * from "./config";
 export * from "./crypto";
 export * from "./database";

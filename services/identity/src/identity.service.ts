@@ -18,6 +18,7 @@ import {
 } from "@portal/contracts";
 import {
 	Conflict,
+	connectedCacher,
 	Database,
 	type DatabaseThis,
 	defineService,
@@ -532,7 +533,8 @@ const IdentityService = defineService<IdentityThis>({
 			params: { token: { type: "string", min: 1, max: 200 } },
 			async handler(ctx: Ctx<{ token: string }>): Promise<Actor | null> {
 				const policy = portalConfig(this.broker).session;
-				const cacher = this.broker.cacher;
+				// A disconnected Redis would hold the request until it returns: ask the database meanwhile.
+				const cacher = connectedCacher(this.broker);
 				const tokenHash = sha256(ctx.params.token);
 				const key = sessionKey(tokenHash);
 				const now = Date.now();
@@ -760,7 +762,12 @@ const IdentityService = defineService<IdentityThis>({
 		async forgetSessions(tokenHashes: string[]): Promise<void> {
 			if (tokenHashes.length === 0) return;
 			const keys = tokenHashes.map(sessionKey);
-			await this.broker.cacher?.del(keys).catch((err: unknown) => this.logger.error({ err: String(err) }, "session cache delete failed"));
+			const drop = this.broker.cacher
+				?.del(keys)
+				.catch((err: unknown) => this.logger.error({ err: String(err) }, "session cache delete failed"));
+			// While Redis is away the delete waits in the client's queue for its return; the revoke
+			// itself is committed, so answer now instead of waiting for the cache.
+			if (connectedCacher(this.broker)) await drop;
 			await this.broker.broadcast(SESSIONS_REVOKED_EVENT, { keys });
 		},
 
@@ -810,7 +817,7 @@ const IdentityService = defineService<IdentityThis>({
 		/** True when a mail of this kind went to the account moments ago (stops mail bombing through 202 routes). */
 		async coolingDown(purpose: string, accountId: string): Promise<boolean> {
 			const key = `identity-mail-cooldown:${purpose}:${accountId}`;
-			const cacher = this.broker.cacher;
+			const cacher = connectedCacher(this.broker);
 			if (!cacher) return false;
 			if (await cacher.get(key).catch(() => null)) return true;
 			await cacher.set(key, { at: Date.now() }, MAIL_COOLDOWN_SECONDS).catch(() => undefined);

@@ -47,8 +47,10 @@ export function lockSeconds(rule: ThrottleRule, failures: number): number {
 	return Math.min(rule.maxSeconds, rule.baseSeconds * 2 ** (failures - rule.free - 1));
 }
 
-async function guarded<T>(work: () => Promise<T>): Promise<T> {
+async function guarded<T>(cacher: Cacher, work: () => Promise<T>): Promise<T> {
 	try {
+		// A disconnected Redis client would queue the command until Redis returns: refuse at once.
+		if ((cacher as Cacher & { connected?: boolean | null }).connected === false) throw new Error("throttle store disconnected");
 		return await work();
 	} catch (err) {
 		if (err instanceof RateLimited) throw err;
@@ -61,7 +63,7 @@ const read = async (cacher: Cacher, key: string): Promise<ThrottleState | null> 
 
 /** Refuses with 429 while either key is locked; no password is checked then. */
 export function assertNotLocked(cacher: Cacher, keys: ThrottleKeys): Promise<void> {
-	return guarded(async () => {
+	return guarded(cacher, async () => {
 		const now = Date.now();
 		const states = await Promise.all([read(cacher, keys.account), read(cacher, keys.address)]);
 		const until = Math.max(...states.map((s) => s?.lockedUntil ?? 0));
@@ -73,7 +75,7 @@ export function assertNotLocked(cacher: Cacher, keys: ThrottleKeys): Promise<voi
 
 /** Counts a failure on both keys and starts the next lock when the free failures are used up. */
 export function recordFailure(cacher: Cacher, keys: ThrottleKeys): Promise<void> {
-	return guarded(async () => {
+	return guarded(cacher, async () => {
 		const now = Date.now();
 		for (const [key, rule] of [
 			[keys.account, ACCOUNT_RULE],
@@ -87,7 +89,7 @@ export function recordFailure(cacher: Cacher, keys: ThrottleKeys): Promise<void>
 }
 
 export function recordSuccess(cacher: Cacher, keys: ThrottleKeys): Promise<void> {
-	return guarded(async () => {
+	return guarded(cacher, async () => {
 		await cacher.del(keys.account);
 	});
 }

@@ -13,6 +13,7 @@ import {
 } from "@portal/contracts";
 import {
 	Conflict,
+	connectedCacher,
 	Database,
 	type DatabaseThis,
 	defineService,
@@ -24,7 +25,7 @@ import {
 	Unauthorized,
 	ValidationError,
 } from "@portal/platform";
-import { Cachers, type Context, type ServiceBroker } from "moleculer";
+import { Cachers, type Context } from "moleculer";
 import { migrations } from "../migrations";
 import { decide } from "./check";
 import { type CachedDecision, decisionKey, isFresh, ownerDecisions, ttlFor } from "./decision-cache";
@@ -68,14 +69,6 @@ const whoParams = {
 
 const iso = (d: Date | null): string | null => (d ? new Date(d).toISOString() : null);
 
-/**
- * The cacher while it is connected. A disconnected Redis would queue commands until it returns,
- * so checks go straight to the database instead (as Moleculer's own cache middleware does).
- */
-type Cacher = NonNullable<ServiceBroker["cacher"]>;
-const usableCacher = (cacher: Cacher | undefined): Cacher | undefined =>
-	cacher && (cacher as Cacher & { connected?: boolean }).connected !== false ? cacher : undefined;
-
 const SharingService = defineService<SharingThis>({
 	name: "sharing",
 	mixins: [Database({ schema: "sharing", migrations }), Outbox({ schema: "sharing" })],
@@ -98,7 +91,8 @@ const SharingService = defineService<SharingThis>({
 			async handler(ctx: Ctx<CheckParams>): Promise<CheckResult> {
 				const params = ctx.params;
 				if (params.ownerId === params.actorId) return { allowed: true };
-				const cacher = usableCacher(this.broker.cacher);
+				// A lost Redis is skipped (its client would queue the command): the database answers.
+				const cacher = connectedCacher(this.broker);
 				if (cacher) {
 					const entry = (await cacher.get(decisionKey(params)).catch(() => null)) as CachedDecision | null;
 					if (isFresh(entry, Date.now())) return { allowed: entry.allowed };
@@ -357,7 +351,11 @@ const SharingService = defineService<SharingThis>({
 
 		async forgetDecisions(ownerId: string): Promise<void> {
 			try {
-				await this.broker.cacher?.clean(ownerDecisions(ownerId));
+				const clean = this.broker.cacher?.clean(ownerDecisions(ownerId));
+				// While Redis is away the clean waits in the client's queue for its return; the change is
+				// committed and checks read the database meanwhile, so answer now.
+				if (connectedCacher(this.broker)) await clean;
+				else void clean?.catch((err: unknown) => this.logger.warn({ err: String(err), ownerId }, "queued sharing cache clean failed"));
 			} catch (err) {
 				// Entries live at most DECISION_TTL_SECONDS; checks read the database while the cacher is away.
 				this.logger.error({ err: String(err), ownerId }, "could not clean cached sharing decisions");
@@ -371,7 +369,7 @@ const SharingService = defineService<SharingThis>({
 		 * landed), so the entry is dropped here: a stale "allowed" never survives a revoke.
 		 */
 		async remember(params: CheckParams, decision: ReturnType<typeof decide>, version: number): Promise<void> {
-			const cacher = usableCacher(this.broker.cacher);
+			const cacher = connectedCacher(this.broker);
 			const ttl = ttlFor(decision, Date.now());
 			if (!cacher || ttl < 1) return;
 			const key = decisionKey(params);
