@@ -14,6 +14,7 @@ import {
 	BadRequest,
 	Database,
 	type DatabaseThis,
+	DomainMetric,
 	defineService,
 	firstDelivery,
 	Gone,
@@ -41,7 +42,7 @@ import {
 	scheduleNext,
 } from "./campaigns.repo";
 import { marketingBlock, needsOptIn, type SuppressionReason, signUnsubscribeToken, verifyUnsubscribeToken } from "./consent";
-import { createSender, deliverDue, type MailSender } from "./delivery";
+import { createSender, type DeliveryOutcome, deliverDue, type MailSender } from "./delivery";
 import { capturedFor, enqueueMail, type NewMail } from "./mails.repo";
 import { personalDataDescription } from "./personal-data";
 import {
@@ -479,7 +480,13 @@ const CommunicationsService = defineService<CommunicationsThis>({
 		/** One delivery pass at a time per replica; replicas share the queue through row locks. */
 		deliver(): Promise<number> {
 			if (!this.deliveryRun) {
-				this.deliveryRun = deliverDue(this.db, this.sender).finally(() => {
+				const metrics = this.broker.isMetricsEnabled() ? this.broker.metrics : undefined;
+				// Captured mail (development) counts as sent: it reached the only mailbox there is.
+				const count = (outcome: DeliveryOutcome) => {
+					if (outcome === "sent") metrics?.increment(DomainMetric.mailsSent);
+					else if (outcome !== "retry") metrics?.increment(DomainMetric.mailsFailed);
+				};
+				this.deliveryRun = deliverDue(this.db, this.sender, count).finally(() => {
 					this.deliveryRun = undefined;
 				});
 			}

@@ -43,6 +43,9 @@ export function createSender(smtpUrl: string | null): MailSender {
 	};
 }
 
+/** What became of one mail in a pass: `retry` is not final; the others are (for the domain metrics). */
+export type DeliveryOutcome = "sent" | "retry" | "bounced" | "failed";
+
 /** SMTP 5xx answers are permanent (the mailbox does not exist, the message is refused). */
 const isPermanent = (err: unknown): boolean => {
 	const code = (err as { responseCode?: number }).responseCode;
@@ -50,17 +53,24 @@ const isPermanent = (err: unknown): boolean => {
 };
 
 /** Sends one claimed mail and records the outcome: sent, retry later, or final (bounced, failed). */
-async function deliverOne(db: Knex, sender: MailSender, mail: MailRow): Promise<void> {
+async function deliverOne(db: Knex, sender: MailSender, mail: MailRow): Promise<DeliveryOutcome> {
 	try {
 		await sender.send(mail);
 	} catch (err) {
 		const message = err instanceof Error ? err.message : String(err);
-		if (isPermanent(err)) await markFinal(db, mail.id, "bounced", message);
-		else if (mail.attempts >= MAX_ATTEMPTS) await markFinal(db, mail.id, "failed", message);
-		else await markRetry(db, mail.id, message, new Date(Date.now() + retryDelayMs(mail.attempts)));
-		return;
+		if (isPermanent(err)) {
+			await markFinal(db, mail.id, "bounced", message);
+			return "bounced";
+		}
+		if (mail.attempts >= MAX_ATTEMPTS) {
+			await markFinal(db, mail.id, "failed", message);
+			return "failed";
+		}
+		await markRetry(db, mail.id, message, new Date(Date.now() + retryDelayMs(mail.attempts)));
+		return "retry";
 	}
 	await markSent(db, mail.id, sender.kind);
+	return "sent";
 }
 
 /**
@@ -68,11 +78,16 @@ async function deliverOne(db: Knex, sender: MailSender, mail: MailRow): Promise<
  * connections, until nothing is due; returns how many were handled. A claim is a lease: if this
  * replica dies mid-batch, another takes the mails over once the lease lapses.
  */
-export async function deliverDue(db: Knex, sender: MailSender, batchSize = 4 * SMTP_CONNECTIONS): Promise<number> {
+export async function deliverDue(
+	db: Knex,
+	sender: MailSender,
+	onOutcome: (outcome: DeliveryOutcome) => void = () => undefined,
+	batchSize = 4 * SMTP_CONNECTIONS,
+): Promise<number> {
 	let handled = 0;
 	for (;;) {
 		const due = await claimDue(db, batchSize);
-		await Promise.all(due.map((mail) => deliverOne(db, sender, mail)));
+		await Promise.all(due.map(async (mail) => onOutcome(await deliverOne(db, sender, mail))));
 		handled += due.length;
 		if (due.length < batchSize) return handled;
 	}

@@ -85,6 +85,16 @@ describe("communications: delivery through SMTP", () => {
 		expect(row.last_error).toMatch(/No such mailbox/);
 	});
 
+	it("R21: /metrics counts mails sent and mails given up; passing refusals are not counted as either", async () => {
+		const metric = async (name: string) => {
+			const text = String((await portal.request("GET", "/metrics")).body);
+			return Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, "m").exec(text)?.[1]);
+		};
+		// The three welcome mails above (two 421 refusals on the way) and the one bounce.
+		await eventually(async () => ((await metric("portal_mails_failed_total")) === 1 ? true : undefined), "the failed count");
+		expect(await metric("portal_mails_sent_total")).toBe(3);
+	});
+
 	it("R1: the dev mailbox is not served when mail really goes out", async () => {
 		expect((await portal.request("GET", "/api/v1/dev/mailbox")).status).toBe(404);
 	});

@@ -13,6 +13,7 @@ import {
 	Conflict,
 	Database,
 	type DatabaseThis,
+	DomainMetric,
 	defineService,
 	Forbidden,
 	firstDelivery,
@@ -45,7 +46,16 @@ import {
 } from "./consents.repo";
 import { type DescribedService, describeAll, inventoryStream } from "./inventory";
 import { acknowledge, noticeBatch, noticesOf, policyInForce, publishingVersions, toPolicy } from "./policy.repo";
-import { historyOf, lockAccount, recordStatus, requestById, requestsOf, requestsWithin, toRequest } from "./requests.repo";
+import {
+	historyOf,
+	lockAccount,
+	openRequestCounts,
+	recordStatus,
+	requestById,
+	requestsOf,
+	requestsWithin,
+	toRequest,
+} from "./requests.repo";
 import {
 	type AgreementClause,
 	CONSENT_PURPOSES,
@@ -72,6 +82,7 @@ interface Methods {
 	relaySoon(): void;
 	runNoticeJobs(): Promise<void>;
 	purgeExpiredRequests(): Promise<number>;
+	updateRequestGauges(): Promise<void>;
 	ownRequest(ctx: Ctx, id: string): Promise<PrivacyRequestRow>;
 }
 interface Vars {
@@ -566,6 +577,7 @@ const ComplianceService = defineService<ComplianceThis>({
 					return request;
 				});
 				this.relaySoon();
+				void this.updateRequestGauges().catch(() => undefined);
 				ctx.meta.$statusCode = 202;
 				return toRequest(created);
 			},
@@ -730,6 +742,7 @@ const ComplianceService = defineService<ComplianceThis>({
 					return completed;
 				});
 				this.relaySoon();
+				void this.updateRequestGauges().catch(() => undefined);
 				return toRequest(updated);
 			},
 		},
@@ -1027,6 +1040,17 @@ const ComplianceService = defineService<ComplianceThis>({
 		},
 
 		/** The caller's own request; someone else's is "not found" (its existence is private). */
+		/**
+		 * The privacy-request gauges (/metrics): set from the table, so every replica reports the
+		 * same numbers and a restart loses nothing. Refreshed on each background pass and change.
+		 */
+		async updateRequestGauges(): Promise<void> {
+			if (!this.broker.isMetricsEnabled()) return;
+			const { open, overdue } = await openRequestCounts(this.db, this.now());
+			this.broker.metrics.set(DomainMetric.privacyRequestsOpen, open);
+			this.broker.metrics.set(DomainMetric.privacyRequestsOverdue, overdue);
+		},
+
 		async ownRequest(ctx: Ctx, id: string): Promise<PrivacyRequestRow> {
 			const accountId = await this.signedIn(ctx);
 			const request = await requestById(this.db, id);
@@ -1044,7 +1068,7 @@ const ComplianceService = defineService<ComplianceThis>({
 		// Unfinished publications (a crash, a restart) resume here; retention runs on the same beat.
 		const tick = () => {
 			this.dbReady
-				.then(() => Promise.all([this.runNoticeJobs(), this.purgeExpiredRequests()]))
+				.then(() => Promise.all([this.runNoticeJobs(), this.purgeExpiredRequests(), this.updateRequestGauges()]))
 				.catch((err) => this.logger.warn({ err: String(err) }, "compliance background pass failed; will retry"))
 				.finally(() => {
 					if (this.noticeTimer) this.noticeTimer = setTimeout(tick, JOB_INTERVAL_MS);

@@ -35,6 +35,16 @@ export const requestsOf = (db: Knex, accountId: string): Promise<PrivacyRequestR
 export const requestById = (db: Knex, id: string): Promise<PrivacyRequestRow | undefined> =>
 	db<PrivacyRequestRow>(REQUESTS).where({ id }).first();
 
+/** Requests not yet completed, and those of them past their (possibly extended) deadline. */
+export async function openRequestCounts(db: Knex, now: Date): Promise<{ open: number; overdue: number }> {
+	const row = (await db(REQUESTS)
+		.whereNot({ status: "completed" })
+		.first(db.raw("count(*)::int as open"), db.raw("(count(*) filter (where due_at < ?))::int as overdue", [now]))) as
+		| { open: number; overdue: number }
+		| undefined;
+	return { open: Number(row?.open ?? 0), overdue: Number(row?.overdue ?? 0) };
+}
+
 export const historyOf = (db: Knex, requestId: string) =>
 	db("compliance.privacy_request_events").where({ request_id: requestId }).orderBy("id").select("status", "note", "at");
 
