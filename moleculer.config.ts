@@ -91,9 +91,11 @@ export function brokerOptions(config: PortalConfig): BrokerOptions {
 									consumerOptions: { config: { deliver_policy: "all", ack_wait: 30_000_000_000 } },
 								},
 								maxRetries: 5,
+								// Consumers are idempotent and need no order: take several messages at a time.
+								maxInFlight: 16,
 							},
 						}
-					: { type: "Fake" },
+					: { type: "Fake", options: { maxInFlight: 16 } },
 				context: true,
 			} as unknown as ChannelOptions),
 			// Last, so it wraps the others: what they log while handling a request names it too.

@@ -231,6 +231,22 @@ export const figures: { id: string; run(): Promise<Figure[]> }[] = [
 		},
 	},
 	{
+		id: "inventory",
+		async run() {
+			const r = (await micro("inventory")) as { rows: number; bytes: number; inventoryMs: number; rawMs: number; rssGrowthMb: number };
+			return [
+				{
+					name: `CCPA inventory of an account with ${r.rows} activity rows (JSON, ${(r.bytes / 1_048_576).toFixed(1)} MiB)`,
+					measured: `${r.inventoryMs} ms, peak RSS growth ${r.rssGrowthMb.toFixed(1)} MB`,
+					baseline: `raw SELECT of the rows ${r.rawMs} ms`,
+					ratio: r.inventoryMs / r.rawMs,
+					target: "< 2 s; RSS growth < 100 MB",
+					pass: r.inventoryMs < 2_000 && r.rssGrowthMb < 100,
+				},
+			];
+		},
+	},
+	{
 		id: "cold-start",
 		async run() {
 			const entry = "packages/server/dist/packages/server/src/start.js";
@@ -273,7 +289,7 @@ export const figures: { id: string; run(): Promise<Figure[]> }[] = [
 ];
 
 /** Runs test/bench/micro.ts in a child pinned to the system core, on a fresh database and key prefix. */
-async function micro(which: "check" | "ingest"): Promise<unknown> {
+async function micro(which: "check" | "ingest" | "inventory"): Promise<unknown> {
 	const infra = await createTestInfra();
 	try {
 		const { TRANSPORTER: _t, CHANNELS: _c, ...env } = infra.env;

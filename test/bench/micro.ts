@@ -10,6 +10,8 @@ import ActivityLogService from "../../services/activity-log/src/activity-log.ser
 import { migrations as sharingMigrations } from "../../services/sharing/migrations";
 import { bumpOwnerVersion, insertGrant } from "../../services/sharing/src/grants.repo";
 import SharingService from "../../services/sharing/src/sharing.service";
+import { describeAll, inventoryStream } from "../../services/compliance/src/inventory";
+import { insertUsageBatch } from "../../services/activity-log/src/usage.repo";
 import { percentile } from "./harness";
 
 /**
@@ -133,11 +135,51 @@ async function ingest(config: PortalConfig) {
 	return { events: count, stored, portalPerSecond: stored / portalSeconds, rawPerSecond: count / rawSeconds };
 }
 
+/** The CCPA inventory of an account with 100 000 activity rows, assembled from the personal-data contracts. */
+async function inventory(config: PortalConfig) {
+	const b = await broker(config, ActivityLogService);
+	const db = (b.getLocalService("activityLog") as unknown as { db: Knex }).db;
+	await migrate(db, "activity_log", activityMigrations);
+	const accountId = randomUUID();
+	const rows = Number(process.env.INVENTORY_ROWS ?? 100_000);
+	for (let i = 0; i < rows; i += 1000) {
+		await insertUsageBatch(
+			db,
+			Array.from({ length: Math.min(1000, rows - i) }, (_, j) => ({
+				messageId: randomUUID(),
+				accountId,
+				kind: (i + j) % 10 === 0 ? ("sign-in" as const) : ("link-click" as const),
+				at: new Date(Date.now() - ((i + j) % 80) * 86_400_000),
+				detail: { linkId: `l${j % 50}`, href: "/products/RB9", userAgent: "Mozilla/5.0 (bench)" },
+			})),
+		);
+	}
+	if (global.gc) global.gc();
+	const rssBefore = process.memoryUsage().rss;
+	let peak = rssBefore;
+	const sampler = setInterval(() => {
+		peak = Math.max(peak, process.memoryUsage().rss);
+	}, 20);
+	const started = Date.now();
+	let bytes = 0;
+	const header = { requestId: "bench", accountId, receivedAt: new Date().toISOString(), residencyBasis: "bench", generatedAt: new Date().toISOString() };
+	for await (const chunk of inventoryStream(b, "json", header, await describeAll(b))) bytes += Buffer.byteLength(chunk as string);
+	const inventoryMs = Date.now() - started;
+	clearInterval(sampler);
+	const rawStarted = Date.now();
+	const all = await db("activity_log.usage_records").where({ account_id: accountId });
+	const rawMs = Date.now() - rawStarted;
+	await b.stop();
+	return { rows, selected: all.length, bytes, inventoryMs, rawMs, rssGrowthMb: (peak - rssBefore) / 1_048_576 };
+}
+
 async function main(): Promise<void> {
 	const config = loadConfig({ NODE_ENV: "test", LOG_LEVEL: "warn", ...process.env });
 	const which = process.argv[2];
-	const result = which === "check" ? await check(config) : which === "ingest" ? await ingest(config) : undefined;
-	if (!result) throw new Error("usage: micro.ts check|ingest");
+	const runs: Record<string, (c: PortalConfig) => Promise<object>> = { check, ingest, inventory };
+	const run = runs[which ?? ""];
+	if (!run) throw new Error("usage: micro.ts check|ingest|inventory");
+	const result = await run(config);
 	process.stdout.write(`${JSON.stringify(result)}\n`);
 }
 

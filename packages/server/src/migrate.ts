@@ -6,7 +6,7 @@ export async function migrateAll(config: PortalConfig, log: (line: string) => vo
 	const db = openDatabase(config);
 	try {
 		for (const { schema, migrations } of migrationCatalog) {
-			const applied = await migrate(db, schema, migrations);
+			const applied = await migrate(db, schema, migrations());
 			log(`${schema}: ${applied.length === 0 ? "up to date" : `applied ${applied.join(", ")}`}`);
 		}
 	} finally {

@@ -6,7 +6,7 @@ import { serviceCatalog } from "./catalog";
 /** Starts a broker with the services `SERVICES` names (all by default) and stops it cleanly on a signal. */
 export async function startPortal(config: PortalConfig): Promise<ServiceBroker> {
 	const broker = new ServiceBroker(brokerOptions(config));
-	for (const schema of selectServices(config, serviceCatalog)) broker.createService(schema);
+	for (const load of selectServices(config, serviceCatalog)) broker.createService(load());
 	// Before the broker starts, so liveness answers during a slow start; it closes when the broker stops.
 	const health = config.healthPort === null ? null : await startHealthServer(broker, config);
 	try {
