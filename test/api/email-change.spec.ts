@@ -90,6 +90,16 @@ describe("API: changing the email address", () => {
 		});
 		expect(campaign.status).toBe(202);
 		await eventually(async () => (await mailbox("erin.new@example.com")).find((m) => m.template === "marketing-offer"), "the offer");
+
+		// Compliance's mail (a privacy-request receipt) follows the change too.
+		expect((await portal.request("POST", "/api/v1/privacy/requests", { body: { type: "access" }, headers: auth(erin.token) })).status).toBe(
+			202,
+		);
+		const receipt = await eventually(
+			async () => (await mailbox("erin.new@example.com")).find((m) => m.template !== "password-reset" && m.template !== "marketing-offer"),
+			"the privacy-request receipt",
+		);
+		expect(receipt.subject).toMatch(/request/i);
 		const atOld = (await mailbox("erin.old@example.com")).map((m) => m.template).sort();
 		expect(atOld).toEqual(["security-alert", "welcome"]);
 	});

@@ -8,6 +8,8 @@ import {
 	type PersonalDataExportPage,
 	type PortalMeta,
 	type ProductAddedMessage,
+	ProfileChannels,
+	type ProfileEmailConfirmedMessage,
 } from "@portal/contracts";
 import {
 	Conflict,
@@ -951,6 +953,18 @@ const ComplianceService = defineService<ComplianceThis>({
 						.onConflict("account_id")
 						.ignore();
 					await recordPurchase(trx, m.accountId, m.product.code, at);
+				});
+			},
+		},
+		/** R10: policy notices and privacy-request mail follow the address the owner confirmed in profile. */
+		[ProfileChannels.emailConfirmed]: {
+			group: "compliance",
+			context: true,
+			async handler(ctx: Context<ProfileEmailConfirmedMessage>) {
+				const m = ctx.params;
+				await this.db.transaction(async (trx: Knex.Transaction) => {
+					if (!(await firstDelivery(trx, "compliance", m.messageId))) return;
+					await trx("compliance.accounts").where({ account_id: m.accountId }).update({ email: m.email });
 				});
 			},
 		},
