@@ -120,6 +120,12 @@ const GatewayService: ServiceSchema<ApiSettingsSchema> = {
 		logRouteRegistration: "debug",
 	},
 
+	actions: {
+		// The HTTP handler itself is never retried: it consumed the body and rewrote `req.url`, so a
+		// second run answers 404. The actions it calls are retried on another replica as configured.
+		rest: { retryPolicy: { enabled: false } },
+	},
+
 	methods: {
 		/** Session from cookie or bearer token → `ctx.meta.actor`; CSRF for cookie-authenticated changes. */
 		async identify(this: GatewayThis, ctx: Ctx, req: Req) {
