@@ -7,11 +7,11 @@ import { ServiceBroker } from "moleculer";
 import { brokerOptions } from "../../moleculer.config";
 import { migrations as activityMigrations } from "../../services/activity-log/migrations";
 import ActivityLogService from "../../services/activity-log/src/activity-log.service";
+import { insertUsageBatch } from "../../services/activity-log/src/usage.repo";
+import { describeAll, inventoryStream } from "../../services/compliance/src/inventory";
 import { migrations as sharingMigrations } from "../../services/sharing/migrations";
 import { bumpOwnerVersion, insertGrant } from "../../services/sharing/src/grants.repo";
 import SharingService from "../../services/sharing/src/sharing.service";
-import { describeAll, inventoryStream } from "../../services/compliance/src/inventory";
-import { insertUsageBatch } from "../../services/activity-log/src/usage.repo";
 import { percentile } from "./harness";
 
 /**
@@ -162,7 +162,13 @@ async function inventory(config: PortalConfig) {
 	}, 20);
 	const started = Date.now();
 	let bytes = 0;
-	const header = { requestId: "bench", accountId, receivedAt: new Date().toISOString(), residencyBasis: "bench", generatedAt: new Date().toISOString() };
+	const header = {
+		requestId: "bench",
+		accountId,
+		receivedAt: new Date().toISOString(),
+		residencyBasis: "bench",
+		generatedAt: new Date().toISOString(),
+	};
 	for await (const chunk of inventoryStream(b, "json", header, await describeAll(b))) bytes += Buffer.byteLength(chunk as string);
 	const inventoryMs = Date.now() - started;
 	clearInterval(sampler);
