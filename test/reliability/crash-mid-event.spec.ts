@@ -1,0 +1,107 @@
+import { Channels } from "@portal/contracts";
+import { serviceCatalog } from "@portal/server";
+import { type Knex, knex } from "knex";
+import { connect, JSONCodec } from "nats";
+import { describeInfra } from "../support/infra";
+import { eventually, freePort, purchaseEvent, startTestPortal, type TestPortal } from "../support/portal";
+import { type Replica, startReplica, stopAll, untilReady } from "./processes";
+import { type FaultServer, faultInfra, natsServer, postgresServer } from "./servers";
+
+const EVENTS = 150;
+
+/**
+ * R3, R30: identity runs in its own process and is killed with SIGKILL in the middle of a burst of
+ * purchase events. A new identity process takes over; every event is processed exactly once: one
+ * account and one purchase record per event, and one welcome mail per account (the outbox row
+ * committed with the account is relayed by whichever replica runs next).
+ */
+describeInfra("fault: identity process killed while handling purchase events", () => {
+	let postgres: FaultServer;
+	let nats: FaultServer;
+	let portal: TestPortal;
+	let db: Knex;
+	let env: Record<string, string>;
+	const replicas: Replica[] = [];
+
+	beforeAll(async () => {
+		[postgres, nats] = await Promise.all([postgresServer(), natsServer()]);
+		const infra = faultInfra({ postgres, nats });
+		// Everything but identity in this process (gateway, communications capturing mail, ...).
+		portal = await startTestPortal({ infra, services: Object.keys(serviceCatalog).filter((name) => name !== "identity") });
+		env = { NODE_ENV: "test", LOG_LEVEL: "warn", HOST: "127.0.0.1", MIGRATE_ON_START: "false", SERVICES: "identity", ...infra.env };
+		db = knex({ client: "pg", connection: postgres.url, pool: { min: 0, max: 2 } });
+	}, 90_000);
+
+	afterAll(async () => {
+		await stopAll(replicas);
+		await db?.destroy();
+		await portal?.stop();
+		await Promise.all([nats?.destroy(), postgres?.destroy()]);
+	}, 60_000);
+
+	async function identityProcess(name: string): Promise<Replica> {
+		const replica = await startReplica(name, { ...env, PORT: String(await freePort()) });
+		replicas.push(replica);
+		await untilReady(replica, 80_000);
+		return replica;
+	}
+
+	it("R3, R30: identity killed -9 mid-burst: every purchase event processed exactly once, one welcome mail per account", async () => {
+		const first = await identityProcess("identity-1");
+		const tag = portal.config.namespace;
+		const events = Array.from({ length: EVENTS }, (_, i) => purchaseEvent({ email: `crash-${tag}-${i}@example.com`, product: "RB9" }));
+		const emails = events.map((e) => e.customer.email.toLowerCase());
+		const count = async () =>
+			Number(
+				(
+					await db("identity.purchase_events")
+						.whereIn(
+							"event_id",
+							events.map((e) => e.eventId),
+						)
+						.count<{ c: string }[]>("* as c")
+				)[0]?.c,
+			);
+
+		const nc = await connect({ servers: new URL(nats.url).host });
+		try {
+			const js = nc.jetstream();
+			const subject = `${tag}.${Channels.purchaseCompleted}`;
+			await Promise.all(events.map((event) => js.publish(subject, JSONCodec().encode(event), { msgID: event.eventId })));
+		} finally {
+			await nc.close();
+		}
+		// Kill it while it is working through the burst: some events done, most not.
+		const atKill = await eventually(
+			async () => {
+				const done = await count();
+				return done >= 10 ? done : undefined;
+			},
+			"identity to start on the burst",
+			30_000,
+		);
+		first.child.kill("SIGKILL");
+		await first.exit;
+		expect(atKill).toBeLessThan(EVENTS);
+
+		await identityProcess("identity-2");
+		// Unacknowledged deliveries of the dead consumer come back after ack_wait (30 s).
+		const result = await eventually(
+			async () => {
+				const purchases = await count();
+				const accounts = Number((await db("identity.accounts").whereIn("email_normalized", emails).count<{ c: string }[]>("* as c"))[0]?.c);
+				const mails = await db("communications.mails")
+					.whereIn(db.raw("lower(to_address)"), emails)
+					.select(db.raw("lower(to_address) as address"))
+					.count<{ address: string; c: string }[]>("* as c")
+					.groupBy(db.raw("lower(to_address)"));
+				const summary = { purchases, accounts, mailed: mails.length, duplicateMails: mails.filter((m) => Number(m.c) > 1).length };
+				return summary.purchases === EVENTS && summary.accounts === EVENTS && summary.mailed === EVENTS ? summary : undefined;
+			},
+			"every event processed after the crash",
+			70_000,
+		).catch(async () => ({ purchases: await count(), accounts: -1, mailed: -1, duplicateMails: -1 }));
+		process.stdout.write(`\nidentity killed -9 after ${atKill}/${EVENTS} events: ${JSON.stringify(result)}\n`);
+		expect(result).toEqual({ purchases: EVENTS, accounts: EVENTS, mailed: EVENTS, duplicateMails: 0 });
+	}, 180_000);
+});
