@@ -122,7 +122,19 @@ export const routeContracts: Record<string, RouteContract> = {
 	"GET /api/v1/privacy/requests/{id}/download": { summary: "The inventory as JSON or HTML (needs a recent sign-in).", errors: [410] },
 	"GET /api/v1/policy/current": { summary: "The policy version in force." },
 	"GET /api/v1/policy/notices": { summary: "Policy notices for me, with acknowledgement state.", response: list({ type: "object" }) },
-	"POST /api/v1/policy/notices/{version}/ack": { summary: "Acknowledge a policy notice." },
+	"POST /api/v1/policy/notices/{version}/ack": { summary: "Acknowledge a policy notice.", status: 204 },
+	"POST /api/v1/auth/activate/resend": {
+		summary: "Mail a fresh activation link (answers the same whether or not the email exists).",
+		status: 202,
+	},
+	"POST /api/v1/privacy/inquiries": { summary: "Ask the compliance staff a question about our privacy practices.", status: 201 },
+	"POST /api/v1/admin/agreements": { summary: "Publish a product agreement version (compliance).", status: 201 },
+	"POST /api/v1/admin/campaigns": { summary: "Send an offer to the holders of a product (admin).", status: 202 },
+	"POST /api/v1/admin/disclosures": { summary: "Record a disclosure on a legal basis (compliance).", status: 201 },
+	"POST /api/v1/admin/policy/versions": {
+		summary: "Publish a privacy policy version; notices go out in the background (compliance).",
+		status: 202,
+	},
 	"GET /api/v1/dev/mailbox": {
 		summary: "Captured mails, newest first (embedded mode only; 404 in production).",
 		response: list(obj({ to: { type: "string" }, subject: { type: "string" }, text: { type: "string" }, links: list({ type: "string" }) })),

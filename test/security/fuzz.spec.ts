@@ -237,7 +237,8 @@ describe("security: injection and parsing", () => {
 				{ numRuns: 20, seed: 20261125 },
 			);
 		}
-		if (undocumented.size > 0) console.info(`success statuses the OpenAPI document does not name:\n${[...undocumented].join("\n")}`);
+		// Every success status a route really answers is the one its OpenAPI document names.
+		expect([...undocumented]).toEqual([]);
 		expect(failures).toEqual([]);
 	});
 
