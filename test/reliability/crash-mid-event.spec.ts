@@ -5,7 +5,7 @@ import { connect, JSONCodec } from "nats";
 import { describeInfra } from "../support/infra";
 import { eventually, freePort, purchaseEvent, startTestPortal, type TestPortal } from "../support/portal";
 import { type Replica, startReplica, stopAll, untilReady } from "./processes";
-import { type FaultServer, faultInfra, natsServer, postgresServer } from "./servers";
+import { type FaultServer, faultInfra, mailsPerAddress, natsServer, postgresServer } from "./servers";
 
 const EVENTS = 150;
 
@@ -90,12 +90,8 @@ describeInfra("fault: identity process killed while handling purchase events", (
 			async () => {
 				const purchases = await count();
 				const accounts = Number((await db("identity.accounts").whereIn("email_normalized", emails).count<{ c: string }[]>("* as c"))[0]?.c);
-				const mails = await db("communications.mails")
-					.whereIn(db.raw("lower(to_address)"), emails)
-					.select(db.raw("lower(to_address) as address"))
-					.count<{ address: string; c: string }[]>("* as c")
-					.groupBy(db.raw("lower(to_address)"));
-				const summary = { purchases, accounts, mailed: mails.length, duplicateMails: mails.filter((m) => Number(m.c) > 1).length };
+				const mails = [...(await mailsPerAddress(db, emails)).values()];
+				const summary = { purchases, accounts, mailed: mails.length, duplicateMails: mails.filter((n) => n > 1).length };
 				return summary.purchases === EVENTS && summary.accounts === EVENTS && summary.mailed === EVENTS ? summary : undefined;
 			},
 			"every event processed after the crash",

@@ -4,7 +4,7 @@ import { type Knex, knex } from "knex";
 import { connect, JSONCodec, type NatsConnection } from "nats";
 import { describeInfra } from "../support/infra";
 import { activatedAccount, eventually, purchaseEvent, startTestPortal, type TestPortal } from "../support/portal";
-import { type FaultServer, faultInfra, natsServer, postgresServer } from "./servers";
+import { type FaultServer, faultInfra, mailsPerAddress, natsServer, postgresServer } from "./servers";
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -119,16 +119,12 @@ describeInfra("fault: NATS killed and restarted", () => {
 						events.map((e) => e.eventId),
 					)
 					.count<{ count: string }[]>("* as count");
-				const mails = await db("communications.mails")
-					.whereIn(db.raw("lower(to_address)"), emails)
-					.select(db.raw("lower(to_address) as to"))
-					.count<{ to: string; count: string }[]>("* as count")
-					.groupBy(db.raw("lower(to_address)"));
+				const mails = [...(await mailsPerAddress(db, emails)).values()];
 				const result = {
 					accounts: Number(accounts[0]?.count),
 					purchases: Number(purchases[0]?.count),
 					mailed: mails.length,
-					duplicateMails: mails.filter((m) => Number(m.count) > 1).length,
+					duplicateMails: mails.filter((n) => n > 1).length,
 				};
 				return result.accounts === events.length && result.mailed === events.length ? result : undefined;
 			},

@@ -28,9 +28,11 @@ describeInfra("fault: Redis killed", () => {
 	}, 30_000);
 
 	it("R4, R12: Redis killed: checks from Postgres stay correct, sign-in fails closed with 503, a revoke made meanwhile holds after Redis returns", async () => {
-		const [owner, friend, stranger] = await Promise.all(
-			["owner", "friend", "stranger"].map((who) => activatedAccount(portal, `redis-fault-${who}@example.com`)),
-		);
+		const [owner, friend, stranger] = await Promise.all([
+			activatedAccount(portal, "redis-fault-owner@example.com"),
+			activatedAccount(portal, "redis-fault-friend@example.com"),
+			activatedAccount(portal, "redis-fault-stranger@example.com"),
+		]);
 		const readShared = async (reader: { token: string }) => {
 			const started = Date.now();
 			const res = await portal.request("GET", `/api/v1/profiles/${owner.account.id}`, { headers: bearer(reader.token) });

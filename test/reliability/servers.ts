@@ -2,6 +2,7 @@ import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { Knex } from "knex";
 import { type TestInfra, uniqueNamespace } from "../support/infra";
 import { freePort } from "../support/portal";
 
@@ -165,4 +166,13 @@ export function faultInfra(servers: { postgres: FaultServer; nats?: FaultServer;
 		},
 		cleanup: async () => undefined,
 	};
+}
+
+/** How many mails each of these addresses got (communications' outbox of mails), by lower-cased address. */
+export async function mailsPerAddress(db: Knex, addresses: string[]): Promise<Map<string, number>> {
+	const result = await db.raw<{ rows: { address: string; mails: number }[] }>(
+		"select lower(to_address) as address, count(*)::int as mails from communications.mails where lower(to_address) = any(?) group by 1",
+		[addresses.map((a) => a.toLowerCase())],
+	);
+	return new Map(result.rows.map((row) => [row.address, row.mails]));
 }
