@@ -90,8 +90,11 @@ export async function natsServer(): Promise<FaultServer> {
 	return server;
 }
 
-/** A Redis without persistence: a killed Redis comes back empty, as a cache pod does. */
-export async function redisServer(): Promise<FaultServer> {
+/**
+ * A Redis without persistence (a killed Redis comes back empty), or with an append-only file
+ * (`persistent`, the Redis Helm chart's default): then it comes back with the keys it had.
+ */
+export async function redisServer(opts: { persistent?: boolean } = {}): Promise<FaultServer> {
 	const port = await freePort();
 	const dir = mkdtempSync(join(tmpdir(), "fault-redis-"));
 	const server = processServer(
@@ -99,7 +102,10 @@ export async function redisServer(): Promise<FaultServer> {
 		port,
 		`redis://127.0.0.1:${port}`,
 		"redis-server",
-		["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir],
+		[
+			...["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--dir", dir],
+			...(opts.persistent ? ["--appendonly", "yes", "--appendfsync", "always"] : ["--appendonly", "no"]),
+		],
 		dir,
 	);
 	await server.start();

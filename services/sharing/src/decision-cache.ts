@@ -10,6 +10,8 @@ export const decisionKey = (p: CheckParams): string => `sharing.check:${p.ownerI
 
 export const ownerDecisions = (ownerId: string): string => `sharing.check:${ownerId}:**`;
 
+export const ALL_DECISIONS = "sharing.check:**";
+
 /** How long a decision is kept at most when no grant expiry comes sooner. */
 export const DECISION_TTL_SECONDS = 60;
 

@@ -28,7 +28,7 @@ import {
 import { Cachers, type Context } from "moleculer";
 import { migrations } from "../migrations";
 import { decide } from "./check";
-import { type CachedDecision, decisionKey, isFresh, ownerDecisions, ttlFor } from "./decision-cache";
+import { ALL_DECISIONS, type CachedDecision, decisionKey, isFresh, ownerDecisions, ttlFor } from "./decision-cache";
 import { bumpOwnerVersion, candidateGrants, insertGrant, ownerGrants, ownerVersion, receivedGrants, revokeGrant } from "./grants.repo";
 import { addMember, createTeam, membersOf, ownedTeam, ownedTeams, removeMember } from "./teams.repo";
 import type { AccountSummary, GrantParams, GrantRow, GrantView, ReceivedView, TeamRow } from "./types";
@@ -36,6 +36,8 @@ import type { AccountSummary, GrantParams, GrantRow, GrantView, ReceivedView, Te
 type Ctx<P = unknown> = Context<P, PortalMeta>;
 
 interface SharingMethods {
+	/** The cacher for decisions: connected, and not suspected of holding entries a missed clean left behind. */
+	decisionCache(): ReturnType<typeof connectedCacher>;
 	actorOf(ctx: Ctx): Actor;
 	resolveAccount(ctx: Ctx, who: { username?: string; email?: string }, field: string): Promise<AccountSummary>;
 	usernames(ctx: Ctx, ids: string[]): Promise<Map<string, string>>;
@@ -46,7 +48,7 @@ interface SharingMethods {
 	audit(trx: Knex.Transaction, ctx: Ctx, ownerId: string, action: string, detail: Record<string, unknown>): Promise<void>;
 	teamView(ctx: Ctx, team: TeamRow): Promise<TeamView>;
 }
-type SharingThis = DatabaseThis & OutboxThis & SharingMethods;
+type SharingThis = DatabaseThis & OutboxThis & SharingMethods & { decisionsSuspect: boolean };
 
 interface TeamView {
 	id: string;
@@ -92,7 +94,7 @@ const SharingService = defineService<SharingThis>({
 				const params = ctx.params;
 				if (params.ownerId === params.actorId) return { allowed: true };
 				// A lost Redis is skipped (its client would queue the command): the database answers.
-				const cacher = connectedCacher(this.broker);
+				const cacher = this.decisionCache();
 				if (cacher) {
 					const entry = (await cacher.get(decisionKey(params)).catch(() => null)) as CachedDecision | null;
 					if (isFresh(entry, Date.now())) return { allowed: entry.allowed };
@@ -312,6 +314,10 @@ const SharingService = defineService<SharingThis>({
 	},
 
 	methods: {
+		decisionCache() {
+			return this.decisionsSuspect ? undefined : connectedCacher(this.broker);
+		},
+
 		actorOf(ctx: Ctx): Actor {
 			const actor = ctx.meta.actor;
 			if (!actor || actor.kind === "system") throw new Unauthorized();
@@ -369,7 +375,7 @@ const SharingService = defineService<SharingThis>({
 		 * landed), so the entry is dropped here: a stale "allowed" never survives a revoke.
 		 */
 		async remember(params: CheckParams, decision: ReturnType<typeof decide>, version: number): Promise<void> {
-			const cacher = connectedCacher(this.broker);
+			const cacher = this.decisionCache();
 			const ttl = ttlFor(decision, Date.now());
 			if (!cacher || ttl < 1) return;
 			const key = decisionKey(params);
@@ -411,6 +417,35 @@ const SharingService = defineService<SharingThis>({
 				})),
 			};
 		},
+	},
+
+	/**
+	 * R12 across a Redis outage: a change made while Redis was away could not clean its owner's
+	 * decisions, and a Redis with persistence comes back with them (the clean queued in the client
+	 * is dropped after its retries). From the moment the connection drops until every decision is
+	 * cleaned after it returns, checks read the database.
+	 */
+	created() {
+		this.decisionsSuspect = false;
+		const client = (this.broker.cacher as { client?: { on(event: string, listener: () => void): void } } | undefined)?.client;
+		if (!client) return;
+		let drops = 0;
+		client.on("close", () => {
+			drops += 1;
+			this.decisionsSuspect = true;
+		});
+		client.on("ready", () => {
+			if (!this.decisionsSuspect) return;
+			const seen = drops;
+			this.broker.cacher?.clean(ALL_DECISIONS).then(
+				() => {
+					// Dropped again meanwhile: the next "ready" cleans again.
+					if (drops === seen) this.decisionsSuspect = false;
+				},
+				(err: unknown) =>
+					this.logger.warn({ err: String(err) }, "sharing decisions not cleaned after Redis returned; checks stay on the database"),
+			);
+		});
 	},
 });
 
