@@ -1,8 +1,7 @@
-import { type ChildProcess, spawn } from "node:child_process";
-import { once } from "node:events";
 import { hmacSha256, loadConfig } from "@portal/platform";
 import { purchaseEvent } from "@portal/server";
-import { eventually, freePort, httpRequest } from "../support/portal";
+import { eventually, httpRequest } from "../support/portal";
+import { type PortalProcess, startPortalProcess } from "../support/process-portal";
 
 interface LogLine {
 	svc?: string;
@@ -16,14 +15,14 @@ interface LogLine {
  * service the request reaches, and the client gets the id back on success as on failure.
  */
 describe("API: the request id in responses and logs", () => {
-	let child: ChildProcess;
-	let output = "";
+	let portal: PortalProcess;
 	let url: string;
 	// Debug, because the gateway logs each request at debug; identity logs the purchase at info.
 	const env = { LOG_LEVEL: "debug", DATA_DIR: "memory://", NODE_ENV: "test", NAMESPACE: `reqid${process.pid}` };
 
 	const lines = (): LogLine[] =>
-		output
+		portal
+			.output()
 			.split("\n")
 			.filter((line) => line.startsWith("{"))
 			.map((line) => JSON.parse(line) as LogLine);
@@ -35,27 +34,11 @@ describe("API: the request id in responses and logs", () => {
 		);
 
 	beforeAll(async () => {
-		const port = await freePort();
-		url = `http://127.0.0.1:${port}`;
-		child = spawn("node_modules/.bin/tsx", ["--conditions=source", "packages/server/src/start.ts"], {
-			env: { ...process.env, ...env, PORT: String(port) },
-			stdio: ["ignore", "pipe", "pipe"],
-		});
-		child.stdout?.on("data", (chunk: Buffer) => {
-			output += chunk.toString();
-		});
-		child.stderr?.on("data", (chunk: Buffer) => {
-			output += chunk.toString();
-		});
-		await eventually(async () => ((await fetch(`${url}/readyz`).catch(() => undefined))?.ok ? true : undefined), "the portal", 60_000);
+		portal = await startPortalProcess(env);
+		url = portal.url;
 	});
 
-	afterAll(async () => {
-		if (child && child.exitCode === null) {
-			child.kill("SIGTERM");
-			await once(child, "exit");
-		}
-	});
+	afterAll(() => portal?.stop());
 
 	it("ARCHITECTURE rule 9: the client's X-Request-ID comes back and is on the log lines of the gateway and of identity", async () => {
 		const requestId = `purchase-${process.pid}-${Date.now()}`;

@@ -1,41 +1,23 @@
-import { type ChildProcess, spawn } from "node:child_process";
-import { once } from "node:events";
 import { hmacSha256, loadConfig } from "@portal/platform";
 import { purchaseEvent } from "@portal/server";
-import { eventually, freePort, httpRequest } from "../support/portal";
+import { eventually, httpRequest } from "../support/portal";
+import { type PortalProcess, startPortalProcess } from "../support/process-portal";
 
 /**
  * Nothing secret in the logs (issue 9): a portal process at `debug` level, driven through the whole
  * first thread, must not print the password, the activation token, the session token or a cookie.
  */
 describe("security: logs", () => {
-	let child: ChildProcess;
-	let logs = "";
+	let portal: PortalProcess;
 	let url: string;
 	const env = { LOG_LEVEL: "debug", DATA_DIR: "memory://", NODE_ENV: "test", NAMESPACE: `logs${process.pid}` };
 
 	beforeAll(async () => {
-		const port = await freePort();
-		url = `http://127.0.0.1:${port}`;
-		child = spawn("node_modules/.bin/tsx", ["--conditions=source", "packages/server/src/start.ts"], {
-			env: { ...process.env, ...env, PORT: String(port) },
-			stdio: ["ignore", "pipe", "pipe"],
-		});
-		child.stdout?.on("data", (chunk: Buffer) => {
-			logs += chunk.toString();
-		});
-		child.stderr?.on("data", (chunk: Buffer) => {
-			logs += chunk.toString();
-		});
-		await eventually(async () => ((await fetch(`${url}/readyz`).catch(() => undefined))?.ok ? true : undefined), "the portal", 60_000);
+		portal = await startPortalProcess(env);
+		url = portal.url;
 	});
 
-	afterAll(async () => {
-		if (child && child.exitCode === null) {
-			child.kill("SIGTERM");
-			await once(child, "exit");
-		}
-	});
+	afterAll(() => portal?.stop());
 
 	it("R31: passwords, tokens and cookies never appear in the log output, even at debug level", async () => {
 		const secret = loadConfig(env).purchaseWebhookSecret;
@@ -61,6 +43,7 @@ describe("security: logs", () => {
 		await httpRequest(`${url}/api/v1/auth/sign-in`, "POST", { body: { login: "quiet", password: "wrong but logged? never" } });
 		await new Promise((resolve) => setTimeout(resolve, 500));
 
+		const logs = portal.output();
 		expect(logs.length).toBeGreaterThan(1_000); // debug logging really happened
 		for (const secretValue of [password, "wrong but logged? never", activationToken, sessionToken, secret]) {
 			expect(logs).not.toContain(secretValue);
