@@ -1,4 +1,4 @@
-import { activatedAccount, eventually, type Mail, purchaseEvent, startTestPortal, type TestPortal } from "../support/portal";
+import { activatedAccount, eventually, type Mail, purchaseEvent, staffSession, startTestPortal, type TestPortal } from "../support/portal";
 
 /**
  * R10 end to end: the new address is confirmed in profile; identity adopts it as the sign-in email
@@ -40,13 +40,7 @@ describe("API: changing the email address", () => {
 
 	beforeAll(async () => {
 		portal = await startTestPortal();
-		const staff = await portal.broker.call<{ setPasswordUrl: string }, { email: string; role: string }>("identity.createStaff", {
-			email: "email.change.admin@omti.example",
-			role: "admin",
-		});
-		const token = new URL(staff.setPasswordUrl).searchParams.get("token");
-		admin = (await portal.request("POST", "/api/v1/auth/activate", { body: { token, password: "staff horse battery staple 42" } })).body
-			.token;
+		admin = (await staffSession(portal, "email.change.admin@omti.example", "admin")).token;
 	}, 60_000);
 	afterAll(() => portal?.stop());
 

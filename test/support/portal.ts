@@ -142,3 +142,23 @@ export async function activatedAccount(portal: TestPortal, email: string, passwo
 	if (activated.status !== 200) throw new Error(`activation failed: ${activated.status} ${JSON.stringify(activated.body)}`);
 	return { account: activated.body.account, token: activated.body.token as string, password, setCookies: activated.setCookies };
 }
+
+/** A staff member the way operators make one (`npm run staff` calls identity.createStaff), signed in. */
+export async function staffSession(
+	portal: TestPortal,
+	email: string,
+	role: "support" | "compliance" | "admin",
+	password = "staff horse battery staple 42",
+): Promise<{ id: string; token: string }> {
+	const created = await portal.broker.call<{ accountId: string; setPasswordUrl: string }, { email: string; role: string }>(
+		"identity.createStaff",
+		{
+			email,
+			role,
+		},
+	);
+	const token = new URL(created.setPasswordUrl).searchParams.get("token");
+	const activated = await portal.request("POST", "/api/v1/auth/activate", { body: { token, password } });
+	if (activated.status !== 200) throw new Error(`staff activation failed: ${activated.status} ${JSON.stringify(activated.body)}`);
+	return { id: created.accountId, token: activated.body.token as string };
+}

@@ -1,4 +1,4 @@
-import { eventually, purchaseEvent, startTestPortal, type TestPortal } from "../../../test/support/portal";
+import { eventually, purchaseEvent, staffSession, startTestPortal, type TestPortal } from "../../../test/support/portal";
 import { CommunicationsService } from "../src";
 
 /** Campaign sending (R18): throttled to the campaign's rate, and resumed from the database after a restart. */
@@ -30,14 +30,7 @@ describe("communications: campaigns", () => {
 
 	beforeAll(async () => {
 		portal = await startTestPortal();
-		const created = await portal.broker.call<{ setPasswordUrl: string }, { email: string; role: string }>("identity.createStaff", {
-			email: "campaigns@omti.example",
-			role: "admin",
-		});
-		const activated = await portal.request("POST", "/api/v1/auth/activate", {
-			body: { token: new URL(created.setPasswordUrl).searchParams.get("token"), password: "staff horse battery staple 42" },
-		});
-		admin = activated.body.token;
+		admin = (await staffSession(portal, "campaigns@omti.example", "admin")).token;
 		for (const email of holders) await optedInHolder(email);
 	}, 60_000);
 	afterAll(async () => {

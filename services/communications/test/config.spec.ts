@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { type AccountCreatedMessage, Channels } from "@portal/contracts";
-import { eventually, startTestPortal, type TestPortal } from "../../../test/support/portal";
+import { eventually, staffSession, startTestPortal, type TestPortal } from "../../../test/support/portal";
 
 /** R18: the opt-in countries and the default campaign rate come from the configuration. */
 describe("communications: configured jurisdictions and campaign rate", () => {
@@ -33,13 +33,7 @@ describe("communications: configured jurisdictions and campaign rate", () => {
 
 	beforeAll(async () => {
 		portal = await startTestPortal({ env: { MARKETING_OPT_IN_COUNTRIES: "BR,ca", CAMPAIGN_RATE_PER_SECOND: "3" } });
-		const staff = await portal.broker.call<{ setPasswordUrl: string }, { email: string; role: string }>("identity.createStaff", {
-			email: "config.admin@omti.example",
-			role: "admin",
-		});
-		const token = new URL(staff.setPasswordUrl).searchParams.get("token");
-		admin = (await portal.request("POST", "/api/v1/auth/activate", { body: { token, password: "staff horse battery staple 42" } })).body
-			.token;
+		admin = (await staffSession(portal, "config.admin@omti.example", "admin")).token;
 	}, 60_000);
 	afterAll(() => portal?.stop());
 

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { Channels } from "@portal/contracts";
-import { eventually, httpRequest, purchaseEvent, startTestPortal, type TestPortal } from "../../../test/support/portal";
+import { eventually, httpRequest, purchaseEvent, staffSession, startTestPortal, type TestPortal } from "../../../test/support/portal";
 
 /**
  * Preferences, jurisdiction defaults, one-click unsubscribe and campaigns (R18–R20), through the
@@ -35,14 +35,7 @@ describe("communications: preferences, unsubscribe and campaigns", () => {
 
 	/** Staff come only from identity's `createStaff` (the `npm run staff` command); the admin sets a password through the link. */
 	async function staffAdmin(): Promise<string> {
-		const created = await portal.broker.call<{ setPasswordUrl: string }, { email: string; role: string }>("identity.createStaff", {
-			email: "campaign.admin@omti.example",
-			role: "admin",
-		});
-		const token = new URL(created.setPasswordUrl).searchParams.get("token");
-		const activated = await portal.request("POST", "/api/v1/auth/activate", { body: { token, password: "staff horse battery staple 42" } });
-		expect(activated.status).toBe(200);
-		return activated.body.token;
+		return (await staffSession(portal, "campaign.admin@omti.example", "admin")).token;
 	}
 
 	/** What identity tells communications when a purchase creates an account (the channel contract). */

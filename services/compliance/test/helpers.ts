@@ -1,5 +1,5 @@
 import type { Knex } from "@portal/platform";
-import { eventually, type Mail, purchaseEvent, type TestPortal } from "../../../test/support/portal";
+import { eventually, type Mail, purchaseEvent, staffSession, type TestPortal } from "../../../test/support/portal";
 import type { Clock } from "../src";
 
 export const PASSWORD = "correct horse battery staple 42";
@@ -26,17 +26,8 @@ export async function customer(portal: TestPortal, email: string, opts: { region
 
 /** A staff member the way operators make one (`npm run staff` calls identity.createStaff), then signed in. */
 export async function staff(portal: TestPortal, email: string, role: "compliance" | "support" = "compliance"): Promise<Session> {
-	const created = await portal.broker.call<{ accountId: string; setPasswordUrl: string }, { email: string; role: string }>(
-		"identity.createStaff",
-		{
-			email,
-			role,
-		},
-	);
-	const token = new URL(created.setPasswordUrl).searchParams.get("token");
-	const res = await portal.request("POST", "/api/v1/auth/activate", { body: { token, password: PASSWORD } });
-	if (res.status !== 200) throw new Error(`staff activation failed: ${res.status} ${JSON.stringify(res.body)}`);
-	return { id: created.accountId, token: res.body.token, headers: bearer(res.body.token) };
+	const { id, token } = await staffSession(portal, email, role, PASSWORD);
+	return { id, token, headers: bearer(token) };
 }
 
 interface ComplianceInternals {
