@@ -67,6 +67,13 @@ describeInfra("fault: identity process killed while handling purchase events", (
 		try {
 			const js = nc.jetstream();
 			const subject = `${tag}.${Channels.purchaseCompleted}`;
+			// The stream exists once identity's consumer has subscribed; publishing earlier gets "no responders".
+			const jsm = await nc.jetstreamManager();
+			await eventually(
+				async () => ((await jsm.streams.find(subject).catch(() => undefined)) ? true : undefined),
+				"the purchase stream",
+				30_000,
+			);
 			await Promise.all(events.map((event) => js.publish(subject, JSONCodec().encode(event), { msgID: event.eventId })));
 		} finally {
 			await nc.close();

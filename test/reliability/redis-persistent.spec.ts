@@ -25,7 +25,7 @@ describeInfra("fault: Redis with persistence killed during a revoke", () => {
 		await Promise.all([postgres?.destroy(), redis?.destroy()]);
 	}, 30_000);
 
-	it("R12: a revoke made while Redis is down holds after Redis returns with its old cached decisions", async () => {
+	it("R12: a revoke (and R6: a sign-out) made while Redis is down holds after Redis returns with its old cached entries", async () => {
 		const [owner, friend] = await Promise.all([
 			activatedAccount(portal, "redis-aof-owner@example.com"),
 			activatedAccount(portal, "redis-aof-friend@example.com"),
@@ -38,9 +38,18 @@ describeInfra("fault: Redis with persistence killed during a revoke", () => {
 		});
 		expect(granted.status).toBe(201);
 		expect(await friendReads()).toBe(200);
+		// A second session of the friend, used once so that identity caches it.
+		const second = await portal.request("POST", "/api/v1/auth/sign-in", {
+			body: { login: friend.account.username, password: friend.password },
+		});
+		expect(second.status).toBe(200);
+		const secondMe = async () => (await portal.request("GET", "/api/v1/me", { headers: bearer(second.body.token) })).status;
+		expect(await secondMe()).toBe(200);
 
 		await redis.kill();
 		redisDown = true;
+		// R6: the session is signed out while Redis is away.
+		expect((await portal.request("POST", "/api/v1/auth/sign-out", { headers: bearer(second.body.token) })).status).toBe(204);
 		const revoked = await portal.request("DELETE", `/api/v1/shares/${granted.body.id}`, { headers: bearer(owner.token) });
 		expect(revoked.status).toBeLessThan(300);
 		expect(await friendReads()).toBe(404);
@@ -62,6 +71,9 @@ describeInfra("fault: Redis with persistence killed during a revoke", () => {
 		);
 		const after: number[] = [];
 		for (let i = 0; i < 20; i++) after.push(await friendReads());
+		const signedOut: number[] = [];
+		for (let i = 0; i < 20; i++) signedOut.push(await secondMe());
+		expect(signedOut.filter((s) => s !== 401)).toEqual([]);
 		process.stdout.write(
 			`\nRedis (AOF) killed during a revoke: ${after.filter((s) => s !== 404).length}/20 reads let through after it returned\n`,
 		);

@@ -14,3 +14,43 @@ export function connectedCacher(broker: ServiceBroker): Cacher | undefined {
 	const status = cacher.client?.status;
 	return status === undefined || status === "ready" ? cacher : undefined;
 }
+
+/**
+ * A region of the cache (keys matching `pattern`) that must never serve what a missed clean left
+ * behind. A change made while Redis is away cannot clean its entries, and a Redis with persistence
+ * comes back holding them (the clean queued in the client is dropped after its retries). So from the
+ * moment the connection drops until the region is cleaned after it returns, `cacher()` answers
+ * undefined and callers read the database.
+ */
+export class OutageSafeCache {
+	private suspect = false;
+	private drops = 0;
+
+	constructor(
+		private readonly broker: ServiceBroker,
+		pattern: string,
+	) {
+		const client = (broker.cacher as { client?: { on(event: string, listener: () => void): void } } | undefined)?.client;
+		if (!client) return;
+		client.on("close", () => {
+			this.drops += 1;
+			this.suspect = true;
+		});
+		client.on("ready", () => {
+			if (!this.suspect) return;
+			const seen = this.drops;
+			broker.cacher?.clean(pattern).then(
+				() => {
+					// Dropped again meanwhile: the next "ready" cleans again.
+					if (this.drops === seen) this.suspect = false;
+				},
+				(err: unknown) =>
+					broker.logger.warn({ err: String(err), pattern }, "cache region not cleaned after Redis returned; reads stay on the database"),
+			);
+		});
+	}
+
+	cacher(): Cacher | undefined {
+		return this.suspect ? undefined : connectedCacher(this.broker);
+	}
+}

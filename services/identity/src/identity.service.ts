@@ -27,6 +27,7 @@ import {
 	isTransientDatabaseError,
 	type Knex,
 	NotFound,
+	OutageSafeCache,
 	Outbox,
 	type OutboxThis,
 	portalConfig,
@@ -79,7 +80,7 @@ interface IdentityMethods {
 	signedInAccount(ctx: Ctx): Promise<AccountRow>;
 	relay(): void;
 }
-type IdentityThis = DatabaseThis & OutboxThis & IdentityMethods;
+type IdentityThis = DatabaseThis & OutboxThis & IdentityMethods & { sessionCache: OutageSafeCache };
 type Ctx<P = unknown> = Context<P, PortalMeta>;
 
 const INVALID_CREDENTIALS = "The user name or password is incorrect.";
@@ -92,6 +93,7 @@ const RESET_TTL_MS = 3_600_000;
 const SESSIONS_REVOKED_EVENT = "identity.sessions.revoked";
 
 const sessionKey = (tokenHash: string) => `identity-session:${tokenHash}`;
+const ALL_SESSIONS = "identity-session:**";
 const actorOf = (ctx: Ctx): AuditActor => ({ kind: ctx.meta.actor?.kind ?? "system", id: ctx.meta.actor?.id ?? "unknown" });
 const clientIp = (ctx: Ctx) => ctx.meta.request?.ip || "unknown";
 const ownInputs = (account: AccountRow) => [account.username, account.email.split("@")[0] ?? ""];
@@ -533,8 +535,9 @@ const IdentityService = defineService<IdentityThis>({
 			params: { token: { type: "string", min: 1, max: 200 } },
 			async handler(ctx: Ctx<{ token: string }>): Promise<Actor | null> {
 				const policy = portalConfig(this.broker).session;
-				// A disconnected Redis would hold the request until it returns: ask the database meanwhile.
-				const cacher = connectedCacher(this.broker);
+				// A disconnected Redis would hold the request until it returns, and one just back may hold
+				// sessions revoked while it was away: ask the database meanwhile.
+				const cacher = this.sessionCache.cacher();
 				const tokenHash = sha256(ctx.params.token);
 				const key = sessionKey(tokenHash);
 				const now = Date.now();
@@ -609,8 +612,10 @@ const IdentityService = defineService<IdentityThis>({
 		/** Another replica revoked sessions: drop them from this node's cache (a no-op with a shared Redis). */
 		[SESSIONS_REVOKED_EVENT]: {
 			context: true,
-			async handler(ctx: Context<{ keys: string[] }>) {
-				await this.broker.cacher?.del(ctx.params.keys).catch(() => undefined);
+			handler(ctx: Context<{ keys: string[] }>) {
+				// For nodes with a memory cacher (it deletes at once). With Redis the sender already
+				// deleted; not waiting keeps a dying Redis from holding the revoke's answer.
+				void this.broker.cacher?.del(ctx.params.keys).catch(() => undefined);
 			},
 		},
 	},
@@ -766,8 +771,10 @@ const IdentityService = defineService<IdentityThis>({
 				?.del(keys)
 				.catch((err: unknown) => this.logger.error({ err: String(err) }, "session cache delete failed"));
 			// While Redis is away the delete waits in the client's queue for its return; the revoke
-			// itself is committed, so answer now instead of waiting for the cache.
-			if (connectedCacher(this.broker)) await drop;
+			// itself is committed, so answer instead of waiting for the cache. A Redis that died a moment
+			// ago may not be noticed yet: wait at most a second (a live Redis answers in well under one),
+			// after which the outage guard (OutageSafeCache) keeps the cache out of use until it is clean.
+			if (connectedCacher(this.broker)) await Promise.race([drop, new Promise((resolve) => setTimeout(resolve, 1_000).unref())]);
 			await this.broker.broadcast(SESSIONS_REVOKED_EVENT, { keys });
 		},
 
@@ -840,6 +847,11 @@ const IdentityService = defineService<IdentityThis>({
 	 * that test runs sharing one NATS server never see each other's streams. Set before the channels
 	 * middleware reads the schema.
 	 */
+	/** R6/R12 across a Redis outage: sessions revoked while Redis was away are never served from it. */
+	created() {
+		this.sessionCache = new OutageSafeCache(this.broker, ALL_SESSIONS);
+	},
+
 	merged(schema: ServiceSchema) {
 		const ns = this.broker.namespace;
 		const channel = schema.channels?.[Channels.purchaseCompleted];

@@ -20,6 +20,7 @@ import {
 	isUniqueViolation,
 	type Knex,
 	NotFound,
+	OutageSafeCache,
 	Outbox,
 	type OutboxThis,
 	Unauthorized,
@@ -48,7 +49,7 @@ interface SharingMethods {
 	audit(trx: Knex.Transaction, ctx: Ctx, ownerId: string, action: string, detail: Record<string, unknown>): Promise<void>;
 	teamView(ctx: Ctx, team: TeamRow): Promise<TeamView>;
 }
-type SharingThis = DatabaseThis & OutboxThis & SharingMethods & { decisionsSuspect: boolean };
+type SharingThis = DatabaseThis & OutboxThis & SharingMethods & { decisions: OutageSafeCache };
 
 interface TeamView {
 	id: string;
@@ -315,7 +316,7 @@ const SharingService = defineService<SharingThis>({
 
 	methods: {
 		decisionCache() {
-			return this.decisionsSuspect ? undefined : connectedCacher(this.broker);
+			return this.decisions.cacher();
 		},
 
 		actorOf(ctx: Ctx): Actor {
@@ -419,33 +420,9 @@ const SharingService = defineService<SharingThis>({
 		},
 	},
 
-	/**
-	 * R12 across a Redis outage: a change made while Redis was away could not clean its owner's
-	 * decisions, and a Redis with persistence comes back with them (the clean queued in the client
-	 * is dropped after its retries). From the moment the connection drops until every decision is
-	 * cleaned after it returns, checks read the database.
-	 */
+	/** R12 across a Redis outage: decisions a missed clean left behind are never served (see OutageSafeCache). */
 	created() {
-		this.decisionsSuspect = false;
-		const client = (this.broker.cacher as { client?: { on(event: string, listener: () => void): void } } | undefined)?.client;
-		if (!client) return;
-		let drops = 0;
-		client.on("close", () => {
-			drops += 1;
-			this.decisionsSuspect = true;
-		});
-		client.on("ready", () => {
-			if (!this.decisionsSuspect) return;
-			const seen = drops;
-			this.broker.cacher?.clean(ALL_DECISIONS).then(
-				() => {
-					// Dropped again meanwhile: the next "ready" cleans again.
-					if (drops === seen) this.decisionsSuspect = false;
-				},
-				(err: unknown) =>
-					this.logger.warn({ err: String(err) }, "sharing decisions not cleaned after Redis returned; checks stay on the database"),
-			);
-		});
+		this.decisions = new OutageSafeCache(this.broker, ALL_DECISIONS);
 	},
 });
 
