@@ -64,7 +64,10 @@ export function isTransientDatabaseError(err: unknown): boolean {
 	const e = err as { code?: string; name?: string; message?: string };
 	if (e?.code && TRANSIENT_PG_CODES.has(e.code)) return true;
 	if (e?.code === "ECONNREFUSED" || e?.code === "ECONNRESET" || e?.code === "ETIMEDOUT") return true;
-	return e?.name === "KnexTimeoutError" || /Connection terminated|connect ECONNREFUSED/.test(e?.message ?? "");
+	return (
+		e?.name === "KnexTimeoutError" ||
+		/Connection terminated|connect ECONNREFUSED|connection error and is not queryable|terminating connection/.test(e?.message ?? "")
+	);
 }
 
 export function isUniqueViolation(err: unknown, constraint?: string): boolean {
