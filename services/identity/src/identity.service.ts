@@ -72,7 +72,7 @@ interface IdentityMethods {
 	checkPassword(ctx: Ctx, account: AccountRow | undefined, password: string, totp: string | undefined): Promise<void>;
 	secondFactorOk(account: AccountRow, code: string): Promise<boolean>;
 	signInFailed(ctx: Ctx, accountId: string, reason: string): void;
-	forgetSessions(tokenHashes: string[]): Promise<void>;
+	forgetSessions(sessions: readonly { token_hash: string }[]): Promise<void>;
 	audit(trx: Knex.Transaction, accountId: string, action: string, actor: AuditActor, detail?: Record<string, unknown>): Promise<void>;
 	mail(trx: Knex.Transaction, account: AccountRow, template: string, data: Record<string, string>): Promise<void>;
 	sendActivation(account: AccountRow): Promise<void>;
@@ -185,7 +185,7 @@ const IdentityService = defineService<IdentityThis>({
 				const actor = ctx.meta.actor;
 				if (actor?.sessionId) {
 					const revoked = await revokeSessions(this.db, actor.id, { only: actor.sessionId });
-					await this.forgetSessions(revoked.map((r) => r.token_hash));
+					await this.forgetSessions(revoked);
 				}
 				ctx.meta.$session = { ended: true };
 				ctx.meta.$statusCode = 204;
@@ -219,7 +219,7 @@ const IdentityService = defineService<IdentityThis>({
 					await this.audit(trx, account.id, "identity.password.changed", actorOf(ctx), { otherSessionsEnded: ended.length });
 					return ended;
 				});
-				await this.forgetSessions(revoked.map((r) => r.token_hash));
+				await this.forgetSessions(revoked);
 				this.relay();
 				ctx.meta.$statusCode = 204;
 			},
@@ -273,7 +273,7 @@ const IdentityService = defineService<IdentityThis>({
 					await this.audit(trx, owner.id, "identity.password.reset", { kind: "account", id: owner.id }, { sessionsEnded: ended.length });
 					return { accountId: owner.id, revoked: ended };
 				});
-				await this.forgetSessions(revoked.map((r) => r.token_hash));
+				await this.forgetSessions(revoked);
 				// The owner proved control of the mailbox: earlier failed guesses no longer lock them out.
 				await recordSuccess(this.broker.cacher as never, throttleKeys(accountId, clientIp(ctx))).catch(() => undefined);
 				this.relay();
@@ -336,7 +336,7 @@ const IdentityService = defineService<IdentityThis>({
 					await this.audit(trx, accountId, "identity.session.revoked", actorOf(ctx), { sessionId: ctx.params.id });
 					return ended;
 				});
-				await this.forgetSessions(revoked.map((r) => r.token_hash));
+				await this.forgetSessions(revoked);
 				this.relay();
 				if (ctx.params.id === ctx.meta.actor?.sessionId) ctx.meta.$session = { ended: true };
 				ctx.meta.$statusCode = 204;
@@ -353,7 +353,7 @@ const IdentityService = defineService<IdentityThis>({
 						await this.audit(trx, accountId, "identity.session.revoked", actorOf(ctx), { sessionIds: ended.map((r) => r.id) });
 					return ended;
 				});
-				await this.forgetSessions(revoked.map((r) => r.token_hash));
+				await this.forgetSessions(revoked);
 				this.relay();
 				ctx.meta.$statusCode = 204;
 			},
@@ -764,9 +764,9 @@ const IdentityService = defineService<IdentityThis>({
 		},
 
 		/** Drops revoked sessions from the shared cache, and asks every node to drop its local copy. */
-		async forgetSessions(tokenHashes: string[]): Promise<void> {
-			if (tokenHashes.length === 0) return;
-			const keys = tokenHashes.map(sessionKey);
+		async forgetSessions(sessions: readonly { token_hash: string }[]): Promise<void> {
+			if (sessions.length === 0) return;
+			const keys = sessions.map((session) => sessionKey(session.token_hash));
 			const drop = this.broker.cacher
 				?.del(keys)
 				.catch((err: unknown) => this.logger.error({ err: String(err) }, "session cache delete failed"));
