@@ -29,8 +29,8 @@ export async function requestEmailChange(
 	return { id, token, expiresAt };
 }
 
-/** The address waiting for confirmation, if any. */
-export async function pendingEmail(db: Knex, accountId: string): Promise<string | null> {
+/** The address waiting for confirmation, if any, and when its link stops working. */
+export async function pendingEmail(db: Knex, accountId: string): Promise<{ email: string; expiresAt: Date } | null> {
 	const row = await db<EmailChangeRow>(table)
 		.where({ account_id: accountId })
 		.whereNull("used_at")
@@ -38,7 +38,7 @@ export async function pendingEmail(db: Knex, accountId: string): Promise<string 
 		.where("expires_at", ">", new Date())
 		.orderBy("created_at", "desc")
 		.first();
-	return row?.new_email ?? null;
+	return row ? { email: row.new_email, expiresAt: new Date(row.expires_at) } : null;
 }
 
 /** Takes the token once, under a row lock: unknown → 400, used, replaced or expired → 410. */

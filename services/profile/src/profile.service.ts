@@ -17,6 +17,7 @@ import {
 	type SharePermission,
 } from "@portal/contracts";
 import {
+	connectedCacher,
 	Database,
 	type DatabaseThis,
 	defineService,
@@ -24,6 +25,7 @@ import {
 	firstDelivery,
 	type Knex,
 	NotFound,
+	OutageSafeCache,
 	Outbox,
 	type OutboxThis,
 	PreconditionFailed,
@@ -32,11 +34,12 @@ import {
 	Unavailable,
 	ValidationError,
 } from "@portal/platform";
-import { type ActionParams, type Context, Errors } from "moleculer";
+import { type ActionParams, Cachers, type Context, Errors } from "moleculer";
 import { migrations } from "../migrations";
 import { consumeEmailToken, pendingEmail, requestEmailChange } from "./email-changes.repo";
 import { FIELDS, normalizePatch, type ProfilePatch, patchParams } from "./fields";
 import { ledgerOf, recordAccess } from "./ledger.repo";
+import { ALL_OWNER_VIEWS, type CachedOwnerView, isFresh, OWNER_VIEW_CHANGED_EVENT, ownerViewKey, ttlFor } from "./owner-view-cache";
 import { applyChanges, ensureProfile, etagOf, findProfile, ifMatchHolds, lockProfile, revisionsOf, toView } from "./profiles.repo";
 import type { ChangeAuthor, LedgerView, ProfileRow, ProfileView, RevisionView } from "./types";
 
@@ -56,8 +59,10 @@ interface ProfileMethods {
 	): Promise<ProfileSection[]>;
 	patch(ctx: Ctx, ownerId: string, patch: ProfilePatch, visible: readonly ProfileSection[]): Promise<ProfileView>;
 	respond(ctx: Ctx, row: ProfileRow, sections: readonly ProfileSection[], withPending: boolean): Promise<ProfileView>;
+	ownView(ctx: Ctx, accountId: string): Promise<ProfileView>;
+	forgetOwnView(accountId: string): Promise<void>;
 }
-type ProfileThis = DatabaseThis & OutboxThis & ProfileMethods;
+type ProfileThis = DatabaseThis & OutboxThis & ProfileMethods & { ownerViews: OutageSafeCache };
 
 /** R10: how long the confirmation link for a new email works. */
 const EMAIL_CHANGE_TTL_MS = 24 * 3_600_000;
@@ -81,9 +86,7 @@ const ProfileService = defineService<ProfileThis>({
 		getMine: {
 			access: "signedIn",
 			async handler(ctx: Ctx): Promise<ProfileView> {
-				const actor = this.actorOf(ctx);
-				await ensureProfile(this.db, actor.id);
-				return this.respond(ctx, (await findProfile(this.db, actor.id)) as ProfileRow, PROFILE_SECTIONS, true);
+				return this.ownView(ctx, this.actorOf(ctx).id);
 			},
 		},
 
@@ -120,7 +123,7 @@ const ProfileService = defineService<ProfileThis>({
 			access: "public",
 			params: { token: { type: "string", min: 1, max: 200 } },
 			async handler(ctx: Ctx<{ token: string }>): Promise<{ email: string }> {
-				const email = await this.db.transaction(async (trx) => {
+				const { accountId, email } = await this.db.transaction(async (trx) => {
 					const change = await consumeEmailToken(trx, ctx.params.token);
 					const row = (await lockProfile(trx, change.account_id)) as ProfileRow;
 					await applyChanges(
@@ -140,8 +143,9 @@ const ProfileService = defineService<ProfileThis>({
 						email: change.new_email,
 						confirmedAt: new Date().toISOString(),
 					});
-					return change.new_email;
+					return { accountId: change.account_id, email: change.new_email };
 				});
+				await this.forgetOwnView(accountId);
 				void this.relayOutbox().catch(() => undefined);
 				return { email };
 			},
@@ -154,10 +158,7 @@ const ProfileService = defineService<ProfileThis>({
 			async handler(ctx: Ctx<{ accountId: string }>): Promise<ProfileView> {
 				const actor = this.actorOf(ctx);
 				const ownerId = ctx.params.accountId;
-				if (ownerId === actor.id) {
-					await ensureProfile(this.db, actor.id);
-					return this.respond(ctx, (await findProfile(this.db, actor.id)) as ProfileRow, PROFILE_SECTIONS, true);
-				}
+				if (ownerId === actor.id) return this.ownView(ctx, actor.id);
 				const sections = await this.allowedSections(ctx, ownerId, actor.id, "view", PROFILE_SECTIONS);
 				const row = sections.length > 0 ? await findProfile(this.db, ownerId) : undefined;
 				if (!row) throw new NotFound("No profile is shared with you here.", "PROFILE_NOT_FOUND");
@@ -235,6 +236,19 @@ const ProfileService = defineService<ProfileThis>({
 		},
 	},
 
+	events: {
+		/** Another node changed a profile: drop this node's own (memory) copy. */
+		[OWNER_VIEW_CHANGED_EVENT]: {
+			params: { accountId: "uuid" },
+			async handler(ctx: Context<{ accountId: string }>) {
+				const cacher = this.broker.cacher;
+				// A shared Redis was cleaned by the writer itself, before it answered.
+				if (!cacher || cacher instanceof Cachers.Redis) return;
+				await cacher.del(ownerViewKey(ctx.params.accountId));
+			},
+		},
+	},
+
 	channels: {
 		/** R9: the profile starts with what the purchase told us; fields already set are kept. */
 		[Channels.accountCreated]: {
@@ -266,6 +280,7 @@ const ProfileService = defineService<ProfileThis>({
 					}
 					await applyChanges(trx, row, fill, { kind: "system", id: "purchase", ip: null, userAgent: null });
 				});
+				await this.forgetOwnView(m.accountId);
 			},
 		},
 	},
@@ -338,14 +353,73 @@ const ProfileService = defineService<ProfileThis>({
 				});
 				return { row: updated, mail: true };
 			});
+			await this.forgetOwnView(ownerId);
 			if (mail) void this.relayOutbox().catch(() => undefined);
 			return this.respond(ctx, row, visible, ownerId === author.id);
 		},
 
 		async respond(ctx: Ctx, row: ProfileRow, sections: readonly ProfileSection[], withPending: boolean): Promise<ProfileView> {
 			ctx.meta.$responseHeaders = { ...(ctx.meta.$responseHeaders ?? {}), ETag: etagOf(row) };
-			return toView(row, sections, withPending ? await pendingEmail(this.db, row.account_id) : undefined);
+			return toView(row, sections, withPending ? ((await pendingEmail(this.db, row.account_id))?.email ?? null) : undefined);
 		},
+
+		/**
+		 * R9: the owner's own view, from the cache when it holds one. The entry is stored, then the
+		 * profile is read again: a write that committed meanwhile has already dropped the cache
+		 * (possibly before this entry landed), so a changed profile drops the entry here.
+		 */
+		async ownView(ctx: Ctx, accountId: string): Promise<ProfileView> {
+			const cacher = this.ownerViews.cacher();
+			const key = ownerViewKey(accountId);
+			const hit = (await cacher?.get(key).catch(() => null)) as CachedOwnerView | null | undefined;
+			if (isFresh(hit, Date.now())) {
+				ctx.meta.$responseHeaders = { ...(ctx.meta.$responseHeaders ?? {}), ETag: etagOf(hit.view) };
+				return hit.view;
+			}
+			const read = async () => {
+				// A profile exists from the first time anyone asks for it; only that first read writes.
+				let row = await findProfile(this.db, accountId);
+				if (!row) {
+					await ensureProfile(this.db, accountId);
+					row = (await findProfile(this.db, accountId)) as ProfileRow;
+				}
+				return { row, pending: await pendingEmail(this.db, accountId) };
+			};
+			const { row, pending } = await read();
+			ctx.meta.$responseHeaders = { ...(ctx.meta.$responseHeaders ?? {}), ETag: etagOf(row) };
+			const view = toView(row, PROFILE_SECTIONS, pending?.email ?? null);
+			const validUntil = pending ? pending.expiresAt.getTime() : null;
+			const ttl = ttlFor(validUntil, Date.now());
+			if (!cacher || ttl < 1) return view;
+			try {
+				await cacher.set(key, { view, validUntil } satisfies CachedOwnerView, ttl);
+				const now = await read();
+				if (now.row.version !== row.version || now.pending?.email !== pending?.email) await cacher.del(key);
+			} catch (err) {
+				this.logger.warn({ err: String(err) }, "could not cache the owner's profile view");
+				await cacher.del(key).catch(() => undefined);
+			}
+			return view;
+		},
+
+		/** After a committed write: drop the owner's cached view on every node before answering. */
+		async forgetOwnView(accountId: string): Promise<void> {
+			const key = ownerViewKey(accountId);
+			try {
+				// While Redis is away the delete waits in its client until it returns, and reads skip the
+				// cache until the region is cleaned (OutageSafeCache), so answer now.
+				const del = this.broker.cacher?.del(key);
+				if (connectedCacher(this.broker)) await del;
+				else void del?.catch((err: unknown) => this.logger.warn({ err: String(err), accountId }, "queued profile view delete failed"));
+			} catch (err) {
+				this.logger.error({ err: String(err), accountId }, "could not drop the cached profile view");
+			}
+			await this.broker.broadcast(OWNER_VIEW_CHANGED_EVENT, { accountId });
+		},
+	},
+
+	created() {
+		this.ownerViews = new OutageSafeCache(this.broker, ALL_OWNER_VIEWS);
 	},
 });
 

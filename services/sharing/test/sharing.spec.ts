@@ -77,6 +77,7 @@ describe("sharing: grants, teams and what others see", () => {
 		expect(res.status).toBe(201);
 		const read = await profileOf(owner, editor);
 		expect(read.body.sections).toEqual(["contact", "address"]);
+		expect((await call(owner, "GET", "/profiles/me")).body.address.city).toBe("Austin"); // the owner's view is now cached
 		const ok = await call(
 			editor,
 			"PATCH",
@@ -87,6 +88,9 @@ describe("sharing: grants, teams and what others see", () => {
 		expect(ok.status).toBe(200);
 		expect(ok.body.address.city).toBe("Dallas");
 		expect(ok.body).not.toHaveProperty("name");
+		const own = await call(owner, "GET", "/profiles/me");
+		expect(own.body.address.city).toBe("Dallas"); // R9: the editor's change reaches the owner's next read
+		expect(own.headers.get("etag")).toBe(ok.headers.get("etag"));
 
 		const outside = await call(editor, "PATCH", `/profiles/${owner.account.id}`, { name: { givenName: "Eve" } }, { "If-Match": "*" });
 		expect(outside.status).toBe(403);
