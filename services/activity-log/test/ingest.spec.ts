@@ -76,6 +76,42 @@ describe("activity-log: ingest", () => {
 		expect(Number(stored?.n)).toBe(res.body.linkClicks.total);
 	}, 120_000);
 
+	it("R14: a batch is written in one statement: only new records are counted, per UTC day, details kept as sent", async () => {
+		const portal = await startTestPortal({ services: ["activity-log"] });
+		cleanups.push(() => portal.stop());
+		const db = (portal.broker.getLocalService("activityLog") as unknown as { db: Knex }).db;
+		const accountId = randomUUID();
+		const record = (messageId: string, at: string, detail: Record<string, string> = {}): UsageRecord => ({
+			messageId,
+			accountId,
+			kind: "sign-in",
+			at: new Date(at),
+			detail,
+		});
+		const first = [
+			record("m1", "2026-01-01T23:59:59.999Z", { ip: 'quote " backslash \\ ü 😀' }),
+			record("m2", "2026-01-02T00:00:00.000Z"),
+			// Redelivered while its first copy waits in the same batch: skipped, not counted twice.
+			record("m2", "2026-01-02T00:00:00.000Z"),
+		];
+		expect(await insertUsageBatch(db, first)).toBe(2);
+		// A redelivery after commit is skipped too; the new record adds to its day's counter.
+		expect(await insertUsageBatch(db, [record("m1", "2026-01-01T23:59:59.999Z"), record("m3", "2026-01-02T10:00:00.000Z")])).toBe(1);
+
+		const counts = await db("activity_log.daily_counts")
+			.where({ account_id: accountId })
+			.select("kind", db.raw("to_char(day, 'YYYY-MM-DD') as day"), "count")
+			.orderBy("day");
+		expect(counts.map((c) => ({ ...c, count: Number(c.count) }))).toEqual([
+			{ kind: "sign-in", day: "2026-01-01", count: 1 },
+			{ kind: "sign-in", day: "2026-01-02", count: 2 },
+		]);
+		const stored = await db("activity_log.usage_records").where({ account_id: accountId }).orderBy("message_id");
+		expect(stored.map((r) => r.message_id)).toEqual(["m1", "m2", "m3"]);
+		expect(stored[0]?.detail).toEqual({ ip: 'quote " backslash \\ ü 😀' });
+		expect(new Date(stored[0]?.at).toISOString()).toBe("2026-01-01T23:59:59.999Z");
+	}, 60_000);
+
 	it("R14: batched inserts sustain a multiple of one insert per event (measured)", async () => {
 		const portal = await startTestPortal({ services: ["activity-log"] });
 		cleanups.push(() => portal.stop());
