@@ -144,6 +144,6 @@ describe("gateway", () => {
 		expect(ready.status).toBe(200);
 		expect(ready.body.checks).toEqual({ broker: "up", transporter: "up", database: "up" });
 		const metrics = await portal.request("GET", "/metrics");
-		expect(metrics.body).toMatch(/moleculer_request_total/);
+		expect(metrics.body).toMatch(/portal_calls_total/);
 	});
 });

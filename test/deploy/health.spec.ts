@@ -49,7 +49,7 @@ describe("health server", () => {
 			expect(metrics.headers.get("content-type")).toMatch(/^text\/plain/);
 			const text = await metrics.text();
 			expect(text).toMatch(/^moleculer_broker_started\{[^}]*\} 1$/m);
-			expect(text).toMatch(/moleculer_request_total/);
+			expect(text).toMatch(/portal_calls_total/);
 			// Domain metrics are there from the start, at zero, for dashboards and alerts.
 			for (const name of ["portal_accounts_created_total", "portal_mails_sent_total", "portal_mails_failed_total"]) {
 				expect(text).toMatch(new RegExp(`^${name}\\{[^}]*\\} 0$`, "m"));

@@ -63,7 +63,7 @@ export async function servedCalls(replica: Replica, service: string): Promise<nu
 	const text = await (await fetch(`http://127.0.0.1:${replica.healthPort}/metrics`)).text();
 	let total = 0;
 	for (const line of text.split("\n")) {
-		const match = /^moleculer_request_total\{([^}]*)\} (\d+)/.exec(line);
+		const match = /^portal_calls_total\{([^}]*)\} (\d+)/.exec(line);
 		if (!match?.[1] || !match[2]) continue;
 		const action = /(?:^|,)action="([^"]+)"/.exec(match[1])?.[1] ?? "";
 		if (action.startsWith(`${service}.`) && action !== `${service}.health`) total += Number(match[2]);
