@@ -140,42 +140,51 @@ export const figures: { id: string; run(): Promise<Figure[]> }[] = [
 		async run() {
 			const infra = await createTestInfra();
 			const natsUrl = new URL(infra.env.CHANNELS ?? "nats://127.0.0.1:4222").host;
-			const events = 2_000;
 			try {
 				const portal = await separatePortal(infra.env, ["gateway", "identity", "communications"]);
 				const db = openDatabase(loadConfig(infra.env));
 				const nc = await connect({ servers: natsUrl });
+				const commits = await watchCommits(db);
 				try {
 					const js = nc.jetstream();
 					const subject = `${infra.namespace}.${Channels.purchaseCompleted}`;
-					const sentAt = new Map<string, number>();
-					const started = Date.now();
-					for (let i = 0; i < events; i++) {
-						const event = purchaseEvent({ email: `buyer-${i}@bench.example`, product: "RB9" });
-						sentAt.set(event.eventId, Date.now());
-						await js.publish(subject, JSONCodec().encode(event));
-					}
-					let done = 0;
-					for (let i = 0; i < 600 && done < events; i++) {
-						done = Number((await db("identity.purchase_events").count({ n: "*" }))[0]?.n ?? 0);
-						if (done < events) await new Promise((resolve) => setTimeout(resolve, 100));
-					}
-					const elapsed = (Date.now() - started) / 1000;
-					const rows: { event_id: string; received_at: Date }[] = await db("identity.purchase_events").select("event_id", "received_at");
-					const latencies = rows.map((r) => new Date(r.received_at).getTime() - (sentAt.get(r.event_id) ?? 0));
-					const raw = await rawJetStreamRoundTrip(natsUrl, `${infra.namespace}-raw`, events);
-					const rate = done / elapsed;
+					const codec = JSONCodec();
+					let buyer = 0;
+					const publish = (sentAt: Map<string, number>) => () => {
+						const event = purchaseEvent({ email: `buyer-${buyer++}@bench.example`, product: "RB9" });
+						sentAt.set(event.eventId, performance.now());
+						return js.publish(subject, codec.encode(event));
+					};
+					/** Publishes a phase, then waits for every event's commit; latencies in ms, rate in events/s. */
+					const phase = async (send: (publish: () => Promise<unknown>) => Promise<unknown>, timeoutMs: number) => {
+						const sentAt = new Map<string, number>();
+						await send(publish(sentAt));
+						const done = () => [...sentAt.keys()].filter((id) => commits.has(id)).length;
+						for (const until = Date.now() + timeoutMs; done() < sentAt.size && Date.now() < until; )
+							await new Promise((resolve) => setTimeout(resolve, 20));
+						const latencies = [...sentAt].flatMap(([id, at]) => (commits.has(id) ? [(commits.get(id) as number) - at] : []));
+						const first = Math.min(...sentAt.values());
+						const last = Math.max(...[...sentAt.keys()].map((id) => commits.get(id) ?? 0));
+						return { sent: sentAt.size, done: done(), p99: Math.round(percentile(latencies, 99)), rate: done() / ((last - first) / 1000) };
+					};
+					// Warm-up: the services start (tsx) after the gateway answers; the durable consumer keeps what they miss.
+					await phase((p) => paced(PURCHASE_RATE, 2, p), 120_000);
+					const steady = await phase((p) => paced(PURCHASE_RATE, LOAD_SECONDS, p), 60_000);
+					const burst = await phase((p) => burstOf(PURCHASE_BURST, p), 60_000);
+					const raw = await rawJetStreamRoundTrip(natsUrl, `${infra.namespace}-raw`);
 					return [
 						{
-							name: "purchase event → account row over JetStream",
-							measured: `${fmt(rate, "events/s")}, p99 ${percentile(latencies, 99)} ms (${done}/${events})`,
-							baseline: `raw publish→consume ${fmt(raw.rate, "msg/s")}, p99 ${raw.p99} ms`,
-							ratio: rate / raw.rate,
+							name: `purchase event → account row over JetStream, paced at ${PURCHASE_RATE}/s for ${LOAD_SECONDS} s`,
+							measured: `${fmt(steady.rate, "events/s")}, p99 ${steady.p99} ms (${steady.done}/${steady.sent}); burst of ${burst.sent}: ${fmt(burst.rate, "events/s")}`,
+							baseline: `raw publish→consume paced p99 ${raw.steady.p99} ms; burst ${fmt(raw.burst.rate, "msg/s")}`,
+							ratio: burst.rate / raw.burst.rate,
 							target: "p99 < 50 ms; ≥ 500 events/s",
-							pass: percentile(latencies, 99) < 50 && rate >= 500 && done === events,
+							pass: steady.p99 < 50 && steady.rate >= 500 && steady.done === steady.sent && burst.done === burst.sent,
+							detail: { steady, burst, raw },
 						},
 					];
 				} finally {
+					await commits.close();
 					await nc.close();
 					await db.destroy();
 					await portal.stop();
@@ -310,31 +319,86 @@ async function micro(which: "check" | "ingest" | "inventory"): Promise<unknown> 
 	}
 }
 
-/** The raw baseline for JetStream: publish N messages and consume them on one stream, nothing else. */
-async function rawJetStreamRoundTrip(servers: string, name: string, count: number) {
+/**
+ * "≥ 500 events/s sustained" with "p99 < 50 ms" is a rate held for a while, each event quickly: the
+ * figure publishes at a steady PURCHASE_RATE (10 % above the target, so the committed rate over the
+ * window, tail included, can reach it) for BENCH_SECONDS and takes each event's publish → commit time.
+ * A burst published all at once measures something else, the most the pipeline absorbs; its p99 is
+ * mostly time spent queued behind the burst, so it is reported as a rate only. The raw baseline is
+ * paced and burst the same way, so each side of the comparison is like for like.
+ */
+const PURCHASE_RATE = 550;
+const PURCHASE_BURST = 2_000;
+
+/** Publishes `rate` a second for `seconds`, catching up every ~2 ms (a slow ack never slows the pace). */
+async function paced(rate: number, seconds: number, publish: () => Promise<unknown>): Promise<void> {
+	const total = Math.round(rate * seconds);
+	const started = performance.now();
+	const acks: Promise<unknown>[] = [];
+	while (acks.length < total) {
+		const due = Math.min(total, Math.floor(((performance.now() - started) / 1000) * rate) + 1);
+		while (acks.length < due) acks.push(publish());
+		await new Promise((resolve) => setTimeout(resolve, 2));
+	}
+	await Promise.all(acks);
+}
+
+async function burstOf(count: number, publish: () => Promise<unknown>): Promise<void> {
+	await Promise.all(Array.from({ length: count }, publish));
+}
+
+/**
+ * When each purchase_events row committed, by event id. Its `received_at` is now(), the time its
+ * transaction began, so the bench adds a trigger to its own database that NOTIFYs: Postgres delivers a
+ * notification only once the transaction commits (and never for one rolled back, a duplicate).
+ */
+async function watchCommits(db: ReturnType<typeof openDatabase>) {
+	await db.raw(`
+		create function public.bench_committed() returns trigger language plpgsql as
+			$$ begin perform pg_notify('bench_committed', new.event_id); return null; end $$;
+		create trigger bench_committed after insert on identity.purchase_events
+			for each row execute function public.bench_committed();`);
+	type Listener = { query(sql: string): Promise<unknown>; on(event: "notification", fn: (n: { payload?: string }) => void): void };
+	const client = db.client as { acquireRawConnection(): Promise<Listener>; destroyRawConnection(c: Listener): Promise<void> };
+	const connection = await client.acquireRawConnection();
+	const committedAt = new Map<string, number>();
+	connection.on("notification", (n) => committedAt.set(n.payload ?? "", performance.now()));
+	await connection.query("listen bench_committed");
+	return Object.assign(committedAt, { close: () => client.destroyRawConnection(connection) });
+}
+
+/** The raw baseline for JetStream: the same paced run and burst, published and consumed on one stream, nothing else. */
+async function rawJetStreamRoundTrip(servers: string, name: string) {
 	const nc = await connect({ servers });
 	const jsm = await nc.jetstreamManager();
 	const stream = name.replace(/[^A-Za-z0-9_-]/g, "_");
 	await jsm.streams.add({ name: stream, subjects: [`${name}.bench`] });
 	try {
 		const js = nc.jetstream();
-		const latencies: number[] = [];
+		let latencies: number[] = [];
 		const codec = JSONCodec<{ at: number }>();
 		const sub = await js.subscribe(`${name}.bench`, {
 			mack: true,
 			config: { durable_name: "bench", deliver_subject: `${name}.deliver`, ack_policy: "explicit" as never },
 			callbackFn: (_err: unknown, msg: JsMsg | null) => {
 				if (!msg) return;
-				latencies.push(Date.now() - codec.decode(msg.data).at);
+				latencies.push(performance.now() - codec.decode(msg.data).at);
 				msg.ack();
 			},
 		} as never);
-		const started = Date.now();
-		for (let i = 0; i < count; i++) await js.publish(`${name}.bench`, codec.encode({ at: Date.now() }));
-		while (latencies.length < count && Date.now() - started < 30_000) await new Promise((resolve) => setTimeout(resolve, 20));
-		const rate = latencies.length / ((Date.now() - started) / 1000);
+		const publish = () => js.publish(`${name}.bench`, codec.encode({ at: performance.now() }));
+		const phase = async (send: () => Promise<void>, count: number) => {
+			latencies = [];
+			const started = performance.now();
+			await send();
+			while (latencies.length < count && performance.now() - started < 60_000) await new Promise((resolve) => setTimeout(resolve, 5));
+			return { rate: latencies.length / ((performance.now() - started) / 1000), p99: Math.round(percentile(latencies, 99) * 10) / 10 };
+		};
+		await phase(() => paced(PURCHASE_RATE, 2, publish), PURCHASE_RATE * 2);
+		const steady = await phase(() => paced(PURCHASE_RATE, LOAD_SECONDS, publish), Math.round(PURCHASE_RATE * LOAD_SECONDS));
+		const burst = await phase(() => burstOf(PURCHASE_BURST, publish), PURCHASE_BURST);
 		await sub.drain();
-		return { rate, p99: percentile(latencies, 99) };
+		return { steady, burst };
 	} finally {
 		await jsm.streams.delete(stream);
 		await nc.close();

@@ -69,7 +69,7 @@ async function deliverOne(db: Knex, sender: MailSender, mail: MailRow): Promise<
 		await markRetry(db, mail.id, message, new Date(Date.now() + retryDelayMs(mail.attempts)));
 		return "retry";
 	}
-	await markSent(db, mail.id, sender.kind);
+	await markSent(db, [mail.id], sender.kind);
 	return "sent";
 }
 
@@ -87,7 +87,18 @@ export async function deliverDue(
 	let handled = 0;
 	for (;;) {
 		const due = await claimDue(db, batchSize);
-		await Promise.all(due.map(async (mail) => onOutcome(await deliverOne(db, sender, mail))));
+		if (sender.kind === "captured") {
+			// Nothing leaves the process: the claimed rows are the mailbox, so the batch is sent in one statement.
+			if (due.length > 0)
+				await markSent(
+					db,
+					due.map((mail) => mail.id),
+					"captured",
+				);
+			for (const _ of due) onOutcome("sent");
+		} else {
+			await Promise.all(due.map(async (mail) => onOutcome(await deliverOne(db, sender, mail))));
+		}
 		handled += due.length;
 		if (due.length < batchSize) return handled;
 	}

@@ -79,11 +79,11 @@ export async function claimDue(db: Knex, limit: number): Promise<MailRow[]> {
 	return rows as MailRow[];
 }
 
-export async function markSent(db: Knex, id: string, transport: "smtp" | "captured"): Promise<void> {
+export async function markSent(db: Knex, ids: string[], transport: "smtp" | "captured"): Promise<void> {
 	// A sent mail's body may hold a single-use link: keep it only where it is the mailbox (captured).
 	const scrub = transport === "smtp" ? { text_body: null, html_body: null } : {};
 	await db(mails)
-		.where({ id })
+		.whereIn("id", ids)
 		.update({ status: "sent", sent_at: new Date(), locked_until: null, last_error: null, transport, ...scrub });
 }
 

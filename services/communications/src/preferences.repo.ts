@@ -38,16 +38,22 @@ export async function upsertRecipient(
 	const optional = Object.fromEntries(
 		Object.entries({ given_name: r.given_name, country: r.country?.toUpperCase(), region: r.region }).filter(([, v]) => v != null),
 	);
-	await db(recipients)
+	const upsert = db(recipients)
 		.insert({ account_id: r.account_id, ...facts, ...optional })
 		.onConflict("account_id")
 		.merge({ ...facts, ...optional });
-	if (product) {
-		await db(products)
-			.insert({ account_id: r.account_id, product_code: product.code, product_name: product.name })
-			.onConflict(["account_id", "product_code"])
-			.ignore();
+	if (!product) {
+		await upsert;
+		return;
 	}
+	// With its product in the same statement: one round trip per purchase fact, not two.
+	const { sql, bindings } = upsert.returning("account_id").toSQL();
+	await db.raw(
+		`with recipient as (${sql})
+		insert into ${products} (account_id, product_code, product_name) select account_id, ?, ? from recipient
+		on conflict (account_id, product_code) do nothing`,
+		[...bindings, product.code, product.name],
+	);
 }
 
 /** R10: the owner confirmed a new address; later mail (campaigns included) goes there. False when unknown here. */
@@ -76,34 +82,46 @@ export interface PreferenceChange {
 	evidence?: Record<string, unknown>;
 }
 
-/** Writes the preference and its history row together; `onlyIfMissing` sets a default without overriding a choice. */
+/**
+ * Writes the preference and its history row together, in one statement (it runs for every new
+ * account); `onlyIfMissing` sets a default without overriding a choice. False when nothing was written.
+ */
 export async function savePreference(
 	trx: Knex.Transaction,
 	accountId: string,
 	change: PreferenceChange,
 	onlyIfMissing = false,
 ): Promise<boolean> {
-	const row = {
-		account_id: accountId,
-		marketing_email: change.marketingEmail,
-		topics: JSON.stringify(change.topics),
-		locale: change.locale,
-		source: change.source,
-		updated_at: new Date(),
-	};
-	const insert = trx(preferences).insert(row).onConflict("account_id");
-	const written = await (onlyIfMissing ? insert.ignore() : insert.merge()).returning("account_id");
-	if (written.length === 0) return false;
-	await trx(changes).insert({
-		id: randomUUID(),
-		account_id: accountId,
-		source: change.source,
-		marketing_email: change.marketingEmail,
-		topics: JSON.stringify(change.topics),
-		locale: change.locale,
-		evidence: JSON.stringify(change.evidence ?? {}),
-	});
-	return true;
+	const onConflict = onlyIfMissing
+		? "do nothing"
+		: `do update set marketing_email = excluded.marketing_email, topics = excluded.topics, locale = excluded.locale,
+			source = excluded.source, updated_at = excluded.updated_at`;
+	const topics = JSON.stringify(change.topics);
+	const { rows } = await trx.raw<{ rows: unknown[] }>(
+		`with written as (
+			insert into ${preferences} (account_id, marketing_email, topics, locale, source, updated_at)
+			values (?, ?, ?, ?, ?, ?)
+			on conflict (account_id) ${onConflict}
+			returning account_id)
+		insert into ${changes} (id, account_id, source, marketing_email, topics, locale, evidence)
+		select ?, account_id, ?, ?, ?, ?, ? from written
+		returning id`,
+		[
+			accountId,
+			change.marketingEmail,
+			topics,
+			change.locale,
+			change.source,
+			new Date(),
+			randomUUID(),
+			change.source,
+			change.marketingEmail,
+			topics,
+			change.locale,
+			JSON.stringify(change.evidence ?? {}),
+		],
+	);
+	return rows.length === 1;
 }
 
 export function preferenceHistory(db: Knex, accountId: string) {

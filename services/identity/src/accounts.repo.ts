@@ -35,40 +35,75 @@ export async function changeLoginEmail(trx: Knex.Transaction, accountId: string,
 	return { changed: true, previous: account };
 }
 
-/**
- * Finds the account for an email or creates a pending one with a unique user name. Safe under
- * concurrency: a racing insert of the same email is detected by the unique index and re-read.
- */
-export async function findOrCreateForPurchase(trx: Knex.Transaction, email: string): Promise<{ account: AccountRow; created: boolean }> {
-	const emailNormalized = normalizeEmail(email);
-	for (const username of usernameCandidates(emailNormalized)) {
-		const existing = await trx<AccountRow>(accounts).where({ email_normalized: emailNormalized }).forUpdate().first();
-		if (existing) return { account: existing, created: false };
-		const [inserted] = await trx<AccountRow>(accounts)
-			.insert({ id: randomUUID(), username, email: email.trim(), email_normalized: emailNormalized, status: "pending" })
-			.onConflict()
-			.ignore()
-			.returning("*");
-		if (inserted) return { account: inserted, created: true };
-		// Either the email arrived concurrently (re-read above) or the user name is taken (next candidate).
-	}
-	throw new Error("unreachable: username candidates are infinite");
+export interface RecordedPurchase {
+	account: AccountRow;
+	/** The account was created by this purchase (pending, with a new user name). */
+	created: boolean;
+	/** False when the event was seen before: nothing was recorded, and the caller rolls back. */
+	fresh: boolean;
+	/** False when the account already had the product. */
+	productIsNew: boolean;
 }
 
-/** Adds the product to the account; false when the account already had it. */
-export async function addProduct(trx: Knex.Transaction, accountId: string, event: PurchaseEvent): Promise<boolean> {
-	const inserted = await trx(products)
-		.insert({
-			account_id: accountId,
-			product_code: event.product.code.toUpperCase(),
-			product_name: event.product.name,
-			order_id: event.orderId,
-			since: event.occurredAt,
-		})
-		.onConflict(["account_id", "product_code"])
-		.ignore()
-		.returning("product_code");
-	return inserted.length === 1;
+/**
+ * R1/R2, the account side of a purchase in one statement per user name tried (it is on the hot path:
+ * one round trip instead of four): finds the account by email (without case) or creates a pending one
+ * with a unique user name, records the event for it once per `eventId` and adds the product. Safe
+ * under concurrency: a racing insert of the same email is detected by the unique index and re-read.
+ */
+export async function recordPurchaseEvent(
+	trx: Knex.Transaction,
+	event: PurchaseEvent,
+	source: "channel" | "webhook",
+): Promise<RecordedPurchase> {
+	const email = event.customer.email;
+	const emailNormalized = normalizeEmail(email);
+	const code = event.product.code.toUpperCase();
+	for (const username of usernameCandidates(emailNormalized)) {
+		const { rows } = await trx.raw<{ rows: (AccountRow & { created: boolean; fresh: boolean; product_is_new: boolean })[] }>(
+			`with existing as (select * from ${accounts} where email_normalized = ? for update),
+			inserted as (
+				insert into ${accounts} (id, username, email, email_normalized, status)
+				select ?, ?, ?, ?, 'pending' where not exists (select from existing)
+				on conflict do nothing
+				returning *),
+			account as (select *, false as created from existing union all select *, true as created from inserted),
+			fresh as (
+				insert into identity.purchase_events (event_id, account_id, order_id, product_code, occurred_at, source)
+				select ?, id, ?, ?, ?, ? from account
+				on conflict (event_id) do nothing
+				returning account_id),
+			product as (
+				insert into ${products} (account_id, product_code, product_name, order_id, since)
+				select account_id, ?, ?, ?, ? from fresh
+				on conflict (account_id, product_code) do nothing
+				returning 1)
+			select *, exists (select from fresh) as fresh, exists (select from product) as product_is_new from account`,
+			[
+				emailNormalized,
+				randomUUID(),
+				username,
+				email.trim(),
+				emailNormalized,
+				event.eventId,
+				event.orderId,
+				code,
+				event.occurredAt,
+				source,
+				code,
+				event.product.name,
+				event.orderId,
+				event.occurredAt,
+			],
+		);
+		const [found] = rows;
+		if (found) {
+			const { created, fresh, product_is_new, ...account } = found;
+			return { account, created, fresh, productIsNew: product_is_new };
+		}
+		// Either the email arrived concurrently (re-read on the next pass) or the user name is taken (next candidate).
+	}
+	throw new Error("unreachable: username candidates are infinite");
 }
 
 export async function describe(db: Knex, account: AccountRow): Promise<Me> {

@@ -1,7 +1,7 @@
 import { type AccountCreatedMessage, Channels, type ProductAddedMessage, type PurchaseEvent, purchaseEventSchema } from "@portal/contracts";
 import type { FieldError, Knex } from "@portal/platform";
 import Validator from "fastest-validator";
-import { addProduct, findOrCreateForPurchase } from "./accounts.repo";
+import { recordPurchaseEvent } from "./accounts.repo";
 import { issueToken } from "./tokens.repo";
 
 export type PurchaseOutcome = "account-created" | "product-added" | "already-owned" | "duplicate";
@@ -58,24 +58,11 @@ export async function recordPurchase(
 ): Promise<{ outcome: PurchaseOutcome; accountId?: string }> {
 	return db
 		.transaction(async (trx) => {
-			const { account, created } = await findOrCreateForPurchase(trx, event.customer.email);
-			const fresh = await trx("identity.purchase_events")
-				.insert({
-					event_id: event.eventId,
-					account_id: account.id,
-					order_id: event.orderId,
-					product_code: event.product.code.toUpperCase(),
-					occurred_at: event.occurredAt,
-					source,
-				})
-				.onConflict("event_id")
-				.ignore()
-				.returning("event_id");
-			if (fresh.length === 0) {
+			const { account, created, fresh, productIsNew } = await recordPurchaseEvent(trx, event, source);
+			if (!fresh) {
 				// Seen before: undo the (possibly just created) account by rolling back.
 				throw new DuplicateEvent(account.id);
 			}
-			const productIsNew = await addProduct(trx, account.id, event);
 			const product = { code: event.product.code.toUpperCase(), name: event.product.name };
 			if (created) {
 				const { token, expiresAt } = await issueToken(trx, account.id, "activation", activationTtlMs);
