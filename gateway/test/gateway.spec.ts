@@ -1,5 +1,5 @@
 import { purchaseEvent } from "@portal/server";
-import { activatedAccount, httpRequest, startTestPortal, type TestPortal } from "../../test/support/portal";
+import { activatedAccount, eventually, httpRequest, startTestPortal, type TestPortal } from "../../test/support/portal";
 
 /** The edge: problem+json for every failure, body limits, signatures, CSRF, headers, probes (R31). */
 describe("gateway", () => {
@@ -143,7 +143,10 @@ describe("gateway", () => {
 		const ready = await portal.request("GET", "/readyz");
 		expect(ready.status).toBe(200);
 		expect(ready.body.checks).toEqual({ broker: "up", transporter: "up", database: "up" });
-		const metrics = await portal.request("GET", "/metrics");
+		const metrics = await eventually(async () => {
+			const res = await portal.request("GET", "/metrics");
+			return /^portal_event_loop_delay_p99\{[^}]*\} \d/m.test(res.body) ? res : undefined;
+		}, "the event-loop delay gauge");
 		expect(metrics.body).toMatch(/portal_calls_total/);
 	});
 });

@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { Channels } from "@portal/contracts";
 import type { ActionSchema, Context, Middleware, ServiceBroker } from "moleculer";
 import type { PortalConfig } from "./config";
@@ -94,16 +95,26 @@ export const DomainMetric = {
 	mailsFailed: "portal.mails.failed.total",
 	privacyRequestsOpen: "portal.privacy_requests.open",
 	privacyRequestsOverdue: "portal.privacy_requests.overdue",
+	eventLoopDelayP99: "portal.event_loop.delay.p99",
+	eventLoopDelayMax: "portal.event_loop.delay.max",
 } as const;
+
+/** The window over which event-loop delay is summarised (a gauge per window, not since start). */
+const EVENT_LOOP_WINDOW_MS = 1_000;
+/** The sampling timer's period; Node's histogram records it as part of every delay, so it is taken off. */
+const EVENT_LOOP_RESOLUTION_MS = 10;
 
 /**
  * Registers the domain metrics in every process (so dashboards see zeros, not gaps) and counts
  * what is visible from the broker: sign-ins by outcome, and accounts created as the
- * `accountCreated` facts identity relays (at least once: a rare relay retry counts twice).
+ * `accountCreated` facts identity relays (at least once: a rare relay retry counts twice); and the
+ * event-loop delay, the one number that says CPU work is making every request wait.
  */
 export function DomainMetricsMiddleware(): Middleware {
 	let broker: ServiceBroker | undefined;
 	const metrics = () => (broker?.isMetricsEnabled() ? broker.metrics : undefined);
+	let loopDelay: ReturnType<typeof monitorEventLoopDelay> | undefined;
+	let loopWindow: NodeJS.Timeout | undefined;
 	return {
 		name: "DomainMetrics",
 		created(b: ServiceBroker) {
@@ -123,6 +134,21 @@ export function DomainMetricsMiddleware(): Middleware {
 			counter(DomainMetric.mailsFailed, "Mails given up after their last attempt (bounced or failed)");
 			gauge(DomainMetric.privacyRequestsOpen, "Privacy requests not yet completed");
 			gauge(DomainMetric.privacyRequestsOverdue, "Open privacy requests past their legal deadline");
+			gauge(DomainMetric.eventLoopDelayP99, "Event-loop delay p99 in ms over the last second (CPU work blocking every request)");
+			gauge(DomainMetric.eventLoopDelayMax, "Event-loop delay max in ms over the last second");
+			loopDelay = monitorEventLoopDelay({ resolution: EVENT_LOOP_RESOLUTION_MS });
+			loopDelay.enable();
+			const delayMs = (ns: number) => Math.max(0, ns / 1e6 - EVENT_LOOP_RESOLUTION_MS);
+			loopWindow = setInterval(() => {
+				if (!loopDelay) return;
+				m.set(DomainMetric.eventLoopDelayP99, delayMs(loopDelay.percentile(99)));
+				m.set(DomainMetric.eventLoopDelayMax, delayMs(loopDelay.max));
+				loopDelay.reset();
+			}, EVENT_LOOP_WINDOW_MS).unref();
+		},
+		stopped() {
+			clearInterval(loopWindow);
+			loopDelay?.disable();
 		},
 		localAction(next: (ctx: Context) => Promise<unknown>, action: ActionSchema) {
 			if (action.name !== "identity.signIn") return next;

@@ -68,7 +68,7 @@ type AuditActor = { kind: string; id: string };
 interface IdentityMethods {
 	acceptPurchase(event: PurchaseEvent, source: "channel" | "webhook"): Promise<PurchaseOutcome>;
 	adoptConfirmedEmail(message: ProfileEmailConfirmedMessage): Promise<void>;
-	startSignedIn(ctx: Ctx, accountId: string, method: string): Promise<{ account: Me; token: string }>;
+	startSignedIn(ctx: Ctx, account: AccountRow, method: string): Promise<{ account: Me; token: string }>;
 	checkPassword(ctx: Ctx, account: AccountRow | undefined, password: string, totp: string | undefined): Promise<void>;
 	secondFactorOk(account: AccountRow, code: string): Promise<boolean>;
 	signInFailed(ctx: Ctx, accountId: string, reason: string): void;
@@ -148,7 +148,7 @@ const IdentityService = defineService<IdentityThis>({
 						.update({ password_hash: passwordHash, status: "active", activated_at: new Date(), password_changed_at: new Date() });
 					return used.account_id;
 				});
-				return this.startSignedIn(ctx, accountId, "activation");
+				return this.startSignedIn(ctx, (await findById(this.db, accountId)) as AccountRow, "activation");
 			},
 		},
 
@@ -175,7 +175,7 @@ const IdentityService = defineService<IdentityThis>({
 			async handler(ctx: Ctx<SignInParams>): Promise<{ account: Me; token: string }> {
 				const account = await findByLogin(this.db, ctx.params.login);
 				await this.checkPassword(ctx, account, ctx.params.password, ctx.params.totp);
-				return this.startSignedIn(ctx, (account as AccountRow).id, "password");
+				return this.startSignedIn(ctx, account as AccountRow, "password");
 			},
 		},
 
@@ -676,8 +676,9 @@ const IdentityService = defineService<IdentityThis>({
 		},
 
 		/** A new session and its usage record (R14), in one transaction. */
-		async startSignedIn(ctx: Ctx, accountId: string, method: string): Promise<{ account: Me; token: string }> {
+		async startSignedIn(ctx: Ctx, account: AccountRow, method: string): Promise<{ account: Me; token: string }> {
 			const config = portalConfig(this.broker);
+			const accountId = account.id;
 			const token = await this.db.transaction(async (trx) => {
 				const started = await startSession(trx, accountId, config.session, ctx.meta.request);
 				await this.enqueue<UsageRecordedMessage>(trx, Channels.usageRecorded, {
@@ -689,7 +690,6 @@ const IdentityService = defineService<IdentityThis>({
 				return started.token;
 			});
 			this.relay();
-			const account = (await findById(this.db, accountId)) as AccountRow;
 			ctx.meta.$session = { token, maxAgeSeconds: config.session.absoluteHours * 3600 };
 			return { account: await describe(this.db, account), token };
 		},
