@@ -1,5 +1,4 @@
 import { type Knex, knex } from "knex";
-import ClientPgLite from "knex-pglite";
 import type { PortalConfig } from "./config";
 
 export type { Knex } from "knex";
@@ -22,6 +21,8 @@ export function openDatabase(config: Pick<PortalConfig, "databaseUrl" | "dataDir
 			acquireConnectionTimeout: 5_000,
 		});
 	}
+	// Loaded only here: a process on Postgres never needs the embedded database's driver.
+	const ClientPgLite = require("knex-pglite") as typeof import("knex-pglite");
 	return knex({
 		client: ClientPgLite,
 		dialect: "postgres",

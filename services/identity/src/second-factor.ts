@@ -1,6 +1,5 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { type Knex, sha256 } from "@portal/platform";
-import { generateSecret, generateURI, verifySync } from "otplib";
 
 /**
  * TOTP (RFC 6238, SHA-1, 6 digits, 30 s: what every authenticator app understands) and recovery
@@ -12,14 +11,17 @@ const TOTP_TOLERANCE_SECONDS = 30;
 export const RECOVERY_CODE_COUNT = 10;
 const recoveryCodes = "identity.recovery_codes";
 
-export const newTotpSecret = (): string => generateSecret({ length: 20 });
+/** otplib, loaded on first use: only accounts with a second factor need it, not a process start (issue 10). */
+const otp = (): typeof import("otplib") => require("otplib");
 
-export const totpUri = (secret: string, label: string): string => generateURI({ issuer: TOTP_ISSUER, label, secret });
+export const newTotpSecret = (): string => otp().generateSecret({ length: 20 });
+
+export const totpUri = (secret: string, label: string): string => otp().generateURI({ issuer: TOTP_ISSUER, label, secret });
 
 /** The accepted time step, or null when the code is wrong or was already used. */
 export function checkTotp(secret: string, code: string, lastStep: number | null): number | null {
 	if (!/^\d{6}$/.test(code)) return null;
-	const result = verifySync({ secret, token: code, epochTolerance: TOTP_TOLERANCE_SECONDS });
+	const result = otp().verifySync({ secret, token: code, epochTolerance: TOTP_TOLERANCE_SECONDS });
 	if (!result.valid) return null;
 	const step = (result as { timeStep: number }).timeStep;
 	return lastStep !== null && step <= lastStep ? null : step;
