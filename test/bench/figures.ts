@@ -6,7 +6,7 @@ import { loadConfig, openDatabase } from "@portal/platform";
 import { purchaseEvent } from "@portal/server";
 import { connect, JSONCodec, type JsMsg } from "nats";
 import { createTestInfra } from "../support/infra";
-import { load, percentile, pinned, SYSTEM_CPU, startNodeScript, stop, waitFor, waitForLine } from "./harness";
+import { load, percentile, pinned, SYSTEM_CPU, startNodeScript, stop, waitFor } from "./harness";
 import { embeddedPortal, PASSWORD, provisionAccount, separatePortal } from "./portal-process";
 import type { Figure } from "./run";
 
@@ -270,33 +270,58 @@ export const figures: { id: string; run(): Promise<Figure[]> }[] = [
 		async run() {
 			const entry = "packages/server/dist/packages/server/src/start.js";
 			if (!existsSync(entry)) execFileSync("npx", ["turbo", "run", "build", "--output-logs=errors-only"], { stdio: "inherit" });
-			const times: number[] = [];
-			const baselines: number[] = [];
-			for (let i = 0; i < 3; i++) {
-				let t = Date.now();
-				const node = pinned(SYSTEM_CPU, "node", ["-e", ""]);
-				await new Promise((resolve) => node.once("exit", resolve));
-				baselines.push(Date.now() - t);
-				t = Date.now();
-				const child = pinned(SYSTEM_CPU, "node", [entry], {
-					SERVICES: "identity",
-					DATA_DIR: "memory://",
-					LOG_LEVEL: "info",
-					NAMESPACE: `cold${randomUUID().slice(0, 6)}`,
-				});
+			/**
+			 * From spawn to the first 200 from /readyz: broker started, transporter connected and the
+			 * database answering, i.e. the process can serve (a log line alone would not say so).
+			 */
+			const toReady = async (env: NodeJS.ProcessEnv) => {
+				const port = 40_000 + Math.floor(Math.random() * 20_000);
+				const t = Date.now();
+				const child = pinned(SYSTEM_CPU, "node", [entry], { SERVICES: "identity", LOG_LEVEL: "info", HEALTH_PORT: String(port), ...env });
 				try {
-					await waitForLine(child, /started successfully/);
-					times.push(Date.now() - t);
+					for (;;) {
+						const ready = await fetch(`http://127.0.0.1:${port}/readyz`)
+							.then(async (res) => {
+								await res.arrayBuffer();
+								return res.ok;
+							})
+							.catch(() => false);
+						if (ready) return Date.now() - t;
+						if (child.exitCode !== null) throw new Error(`the service process exited (${child.exitCode}) before it was ready`);
+						if (Date.now() - t > 60_000) throw new Error("the service process did not become ready within 60 s");
+						await new Promise((resolve) => setTimeout(resolve, 10));
+					}
 				} finally {
 					await stop(child);
 				}
+			};
+			// A service process as a pod runs it (the issue's "one service process"): Postgres already
+			// migrated by the migration Job, NATS and Redis. The embedded PGlite in memory, which creates
+			// a Postgres cluster (initdb in WASM) and migrates it at every start, is a development mode;
+			// it is measured once and shown beside the figure.
+			const infra = await createTestInfra();
+			const times: number[] = [];
+			const baselines: number[] = [];
+			let embedded: number;
+			try {
+				execFileSync("node", ["packages/server/dist/packages/server/src/migrate.js"], { env: { ...process.env, ...infra.env } });
+				for (let i = 0; i < 3; i++) {
+					const t = Date.now();
+					const node = pinned(SYSTEM_CPU, "node", ["-e", ""]);
+					await new Promise((resolve) => node.once("exit", resolve));
+					baselines.push(Date.now() - t);
+					times.push(await toReady(infra.env));
+				}
+				embedded = await toReady({ DATA_DIR: "memory://", NAMESPACE: `cold${randomUUID().slice(0, 6)}` });
+			} finally {
+				await infra.cleanup();
 			}
 			const ms = percentile(times, 50);
 			const base = percentile(baselines, 50);
 			return [
 				{
-					name: "cold start of one service process (identity, compiled) to ready",
-					measured: `${ms} ms (median of 3)`,
+					name: "cold start of one service process (identity, compiled; Postgres, NATS, Redis) to /readyz 200",
+					measured: `${ms} ms (median of 3); embedded PGlite in memory ${embedded} ms`,
 					baseline: `node -e '' ${base} ms`,
 					ratio: ms / base,
 					target: "< 1.5 s",
