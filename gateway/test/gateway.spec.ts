@@ -149,4 +149,15 @@ describe("gateway", () => {
 		}, "the event-loop delay gauge");
 		expect(metrics.body).toMatch(/portal_calls_total/);
 	});
+
+	it("R30: counts every call an action handled, exactly, between two scrapes", async () => {
+		const handled = async () => {
+			const text = (await portal.request("GET", "/metrics")).body as string;
+			return Number(/^portal_calls_total\{[^}]*action="gateway\.rest"[^}]*\} (\d+)/m.exec(text)?.[1] ?? 0);
+		};
+		const before = await handled();
+		for (let i = 0; i < 5; i++) await portal.request("GET", "/api/v1/me");
+		// The five requests and the first scrape itself; the second scrape is counted after it reads.
+		expect((await handled()) - before).toBe(6);
+	});
 });

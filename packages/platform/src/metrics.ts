@@ -20,6 +20,14 @@ export class PrometheusText extends (MetricReporters.Prometheus as unknown as ne
 
 	/** The Prometheus exposition text of every metric of this broker. */
 	render(): string {
+		for (const settle of beforeScrape.get(this.registry.broker) ?? []) settle();
 		return this.generatePrometheusResponse();
 	}
+}
+
+const beforeScrape = new WeakMap<object, (() => void)[]>();
+
+/** Runs `settle` before each scrape: for numbers kept cheaply in memory and written to the registry only when read. */
+export function onScrape(broker: object, settle: () => void): void {
+	beforeScrape.set(broker, [...(beforeScrape.get(broker) ?? []), settle]);
 }
