@@ -1,6 +1,6 @@
 import type { Knex } from "@portal/platform";
 import nodemailer, { type Transporter } from "nodemailer";
-import { claimDue, type MailRow, markFinal, markRetry, markSent } from "./mails.repo";
+import { captureDue, claimDue, type MailRow, markFinal, markRetry, markSent } from "./mails.repo";
 
 /** Retry schedule for passing SMTP failures: 1 s, 2 s, 4 s … capped at 15 min; given up after 12 tries. */
 export const MAX_ATTEMPTS = 12;
@@ -69,14 +69,15 @@ async function deliverOne(db: Knex, sender: MailSender, mail: MailRow): Promise<
 		await markRetry(db, mail.id, message, new Date(Date.now() + retryDelayMs(mail.attempts)));
 		return "retry";
 	}
-	await markSent(db, [mail.id], sender.kind);
+	await markSent(db, mail.id, sender.kind);
 	return "sent";
 }
 
 /**
  * One delivery pass: claims due mails in batches and sends each batch concurrently over the pooled
  * connections, until nothing is due; returns how many were handled. A claim is a lease: if this
- * replica dies mid-batch, another takes the mails over once the lease lapses.
+ * replica dies mid-batch, another takes the mails over once the lease lapses. Captured mail is
+ * delivered by being marked sent, a batch per statement.
  */
 export async function deliverDue(
 	db: Knex,
@@ -86,20 +87,16 @@ export async function deliverDue(
 ): Promise<number> {
 	let handled = 0;
 	for (;;) {
-		const due = await claimDue(db, batchSize);
+		let count: number;
 		if (sender.kind === "captured") {
-			// Nothing leaves the process: the claimed rows are the mailbox, so the batch is sent in one statement.
-			if (due.length > 0)
-				await markSent(
-					db,
-					due.map((mail) => mail.id),
-					"captured",
-				);
-			for (const _ of due) onOutcome("sent");
+			count = await captureDue(db, batchSize);
+			for (let i = 0; i < count; i++) onOutcome("sent");
 		} else {
+			const due = await claimDue(db, batchSize);
 			await Promise.all(due.map(async (mail) => onOutcome(await deliverOne(db, sender, mail))));
+			count = due.length;
 		}
-		handled += due.length;
-		if (due.length < batchSize) return handled;
+		handled += count;
+		if (count < batchSize) return handled;
 	}
 }

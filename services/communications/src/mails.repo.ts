@@ -60,30 +60,44 @@ export async function enqueueMail(db: Knex, mail: NewMail): Promise<boolean> {
 /** How long a claimed mail stays ours before another replica may take it over. */
 const LEASE_SECONDS = 60;
 
-/**
- * Claims due mails for this replica: pending ones whose time has come and sending ones whose lease
- * lapsed (a replica died mid-send). `SKIP LOCKED` lets replicas share the queue without waiting.
- */
+/** Due mails: pending ones whose time has come and sending ones whose lease lapsed (a replica died mid-send). */
+const DUE = `select id from ${mails}
+	where (status = 'pending' and next_attempt_at <= now()) or (status = 'sending' and locked_until < now())
+	order by next_attempt_at
+	limit ?
+	for update skip locked`;
+
+/** Claims due mails for this replica: a lease, so that replicas share the queue without waiting. */
 export async function claimDue(db: Knex, limit: number): Promise<MailRow[]> {
 	const { rows } = await db.raw(
 		`update ${mails} set status = 'sending', attempts = attempts + 1, locked_until = now() + make_interval(secs => ?)
-		 where id in (
-			select id from ${mails}
-			where (status = 'pending' and next_attempt_at <= now()) or (status = 'sending' and locked_until < now())
-			order by next_attempt_at
-			limit ?
-			for update skip locked)
+		 where id in (${DUE})
 		 returning *`,
 		[LEASE_SECONDS, limit],
 	);
 	return rows as MailRow[];
 }
 
-export async function markSent(db: Knex, ids: string[], transport: "smtp" | "captured"): Promise<void> {
+/**
+ * Captured mail (development) leaves nothing outside the database: the row is the mailbox, so due
+ * mails are delivered by marking them sent, in one statement. Returns how many.
+ */
+export async function captureDue(db: Knex, limit: number): Promise<number> {
+	const { rows } = await db.raw(
+		`update ${mails} set status = 'sent', attempts = attempts + 1, sent_at = now(), locked_until = null, last_error = null,
+			transport = 'captured'
+		 where id in (${DUE})
+		 returning id`,
+		[limit],
+	);
+	return rows.length;
+}
+
+export async function markSent(db: Knex, id: string, transport: "smtp" | "captured"): Promise<void> {
 	// A sent mail's body may hold a single-use link: keep it only where it is the mailbox (captured).
 	const scrub = transport === "smtp" ? { text_body: null, html_body: null } : {};
 	await db(mails)
-		.whereIn("id", ids)
+		.where({ id })
 		.update({ status: "sent", sent_at: new Date(), locked_until: null, last_error: null, transport, ...scrub });
 }
 

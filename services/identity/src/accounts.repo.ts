@@ -6,6 +6,7 @@ import { usernameCandidates } from "./usernames";
 
 const accounts = "identity.accounts";
 const products = "identity.account_products";
+const tokens = "identity.tokens";
 
 export const normalizeEmail = (email: string): string => email.trim().toLowerCase();
 
@@ -47,14 +48,16 @@ export interface RecordedPurchase {
 
 /**
  * R1/R2, the account side of a purchase in one statement per user name tried (it is on the hot path:
- * one round trip instead of four): finds the account by email (without case) or creates a pending one
- * with a unique user name, records the event for it once per `eventId` and adds the product. Safe
- * under concurrency: a racing insert of the same email is detected by the unique index and re-read.
+ * one round trip instead of five): finds the account by email (without case) or creates a pending one
+ * with a unique user name and the given activation token (its hash), records the event for it once
+ * per `eventId` and adds the product. Safe under concurrency: a racing insert of the same email is
+ * detected by the unique index and re-read.
  */
 export async function recordPurchaseEvent(
 	trx: Knex.Transaction,
 	event: PurchaseEvent,
 	source: "channel" | "webhook",
+	activation: { tokenHash: string; expiresAt: Date },
 ): Promise<RecordedPurchase> {
 	const email = event.customer.email;
 	const emailNormalized = normalizeEmail(email);
@@ -67,6 +70,9 @@ export async function recordPurchaseEvent(
 				select ?, ?, ?, ?, 'pending' where not exists (select from existing)
 				on conflict do nothing
 				returning *),
+			activation as (
+				insert into ${tokens} (id, account_id, purpose, token_hash, expires_at)
+				select ?, id, 'activation', ?, ? from inserted),
 			account as (select *, false as created from existing union all select *, true as created from inserted),
 			fresh as (
 				insert into identity.purchase_events (event_id, account_id, order_id, product_code, occurred_at, source)
@@ -85,6 +91,9 @@ export async function recordPurchaseEvent(
 				username,
 				email.trim(),
 				emailNormalized,
+				randomUUID(),
+				activation.tokenHash,
+				activation.expiresAt,
 				event.eventId,
 				event.orderId,
 				code,

@@ -2,7 +2,7 @@ import { type AccountCreatedMessage, Channels, type ProductAddedMessage, type Pu
 import type { FieldError, Knex } from "@portal/platform";
 import Validator from "fastest-validator";
 import { recordPurchaseEvent } from "./accounts.repo";
-import { issueToken } from "./tokens.repo";
+import { newSingleUseToken } from "./tokens.repo";
 
 export type PurchaseOutcome = "account-created" | "product-added" | "already-owned" | "duplicate";
 
@@ -58,14 +58,14 @@ export async function recordPurchase(
 ): Promise<{ outcome: PurchaseOutcome; accountId?: string }> {
 	return db
 		.transaction(async (trx) => {
-			const { account, created, fresh, productIsNew } = await recordPurchaseEvent(trx, event, source);
+			const activation = newSingleUseToken(activationTtlMs);
+			const { account, created, fresh, productIsNew } = await recordPurchaseEvent(trx, event, source, activation);
 			if (!fresh) {
 				// Seen before: undo the (possibly just created) account by rolling back.
 				throw new DuplicateEvent(account.id);
 			}
 			const product = { code: event.product.code.toUpperCase(), name: event.product.name };
 			if (created) {
-				const { token, expiresAt } = await issueToken(trx, account.id, "activation", activationTtlMs);
 				await enqueue(trx, Channels.accountCreated, {
 					accountId: account.id,
 					username: account.username,
@@ -76,8 +76,8 @@ export async function recordPurchase(
 					country: event.customer.country,
 					region: event.customer.region,
 					product,
-					activationToken: token,
-					activationExpiresAt: expiresAt.toISOString(),
+					activationToken: activation.token,
+					activationExpiresAt: activation.expiresAt.toISOString(),
 				});
 				return { outcome: "account-created" as const, accountId: account.id };
 			}

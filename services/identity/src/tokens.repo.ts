@@ -4,16 +4,21 @@ import type { TokenRow } from "./types";
 
 const tokens = "identity.tokens";
 
-/** Issues a single-use token; only its SHA-256 is stored, the raw value goes out once by mail. */
+/** A new single-use token: only its SHA-256 is stored, the raw value goes out once by mail. */
+export function newSingleUseToken(ttlMs: number): { token: string; tokenHash: string; expiresAt: Date } {
+	const token = newToken();
+	return { token, tokenHash: sha256(token), expiresAt: new Date(Date.now() + ttlMs) };
+}
+
+/** Issues a single-use token for the account (see {@link newSingleUseToken}). */
 export async function issueToken(
 	trx: Knex.Transaction,
 	accountId: string,
 	purpose: TokenRow["purpose"],
 	ttlMs: number,
 ): Promise<{ token: string; expiresAt: Date }> {
-	const token = newToken();
-	const expiresAt = new Date(Date.now() + ttlMs);
-	await trx(tokens).insert({ id: randomUUID(), account_id: accountId, purpose, token_hash: sha256(token), expires_at: expiresAt });
+	const { token, tokenHash, expiresAt } = newSingleUseToken(ttlMs);
+	await trx(tokens).insert({ id: randomUUID(), account_id: accountId, purpose, token_hash: tokenHash, expires_at: expiresAt });
 	return { token, expiresAt };
 }
 
