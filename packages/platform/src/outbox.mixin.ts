@@ -37,6 +37,8 @@ export function Outbox(opts: { schema: string; intervalMs?: number }): Partial<S
 			 * relayed when it resolves (not at the next tick).
 			 */
 			relayOutbox(): Promise<number> {
+				// Once stopped, the channel adapter drops publishes silently: rows stay for the next start.
+				if (!this.outboxTimer) return Promise.resolve(0);
 				if (this.outboxRun) {
 					this.outboxAgain = true;
 					return this.outboxRun;
