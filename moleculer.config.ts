@@ -6,6 +6,7 @@ import {
 	CallMetricsMiddleware,
 	DomainMetricsMiddleware,
 	HealthMiddleware,
+	InProcessChannels,
 	loggerOptions,
 	type PortalConfig,
 	PrometheusText,
@@ -56,7 +57,7 @@ export function brokerOptions(config: PortalConfig): BrokerOptions {
 		},
 		registry: { strategy: "RoundRobin", preferLocal: true },
 		circuitBreaker: { enabled: false },
-		// The in-memory channel adapter (embedded mode) delivers through a bulkhead whose queue would
+		// The Fake channel adapter (TRANSPORTER without CHANNELS) delivers through a bulkhead whose queue would
 		// otherwise refuse messages past 100 — silently, since it publishes by emit. Unbounded here;
 		// JetStream's own flow control applies with NATS.
 		bulkhead: { enabled: false, concurrency: 10, maxQueueSize: 0 },
@@ -81,6 +82,8 @@ export function brokerOptions(config: PortalConfig): BrokerOptions {
 			SkipGoneReplicas,
 			AccessMiddleware(),
 			ChannelsMiddleware({
+				// Durable JetStream with CHANNELS. Without it, consumers in other processes (TRANSPORTER) are
+				// reached through broker events (Fake adapter); a process on its own calls its handlers directly.
 				adapter: config.channels
 					? {
 							type: "NATS",
@@ -96,7 +99,9 @@ export function brokerOptions(config: PortalConfig): BrokerOptions {
 								maxInFlight: 16,
 							},
 						}
-					: { type: "Fake", options: { maxInFlight: 16 } },
+					: config.transporter
+						? { type: "Fake", options: { maxInFlight: 16 } }
+						: new InProcessChannels({ maxRetries: 5, maxInFlight: 16 }),
 				context: true,
 			} as unknown as ChannelOptions),
 			// Last of ours, so it wraps the others: what they log while handling a request names it too.

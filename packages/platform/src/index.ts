@@ -9,6 +9,7 @@ export * from "./database";
 export * from "./database.mixin";
 export * from "./errors";
 export * from "./health";
+export * from "./in-process-channels";
 export * from "./logger";
 export * from "./metrics";
 export * from "./moleculer-augment";
