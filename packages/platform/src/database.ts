@@ -1,5 +1,6 @@
 import { type Knex, knex } from "knex";
 import type { PortalConfig } from "./config";
+import { memoryPgliteClient } from "./memory-database";
 
 export type { Knex } from "knex";
 
@@ -22,11 +23,12 @@ export function openDatabase(config: Pick<PortalConfig, "databaseUrl" | "dataDir
 		});
 	}
 	// Loaded only here: a process on Postgres never needs the embedded database's driver.
-	const ClientPgLite = require("knex-pglite") as typeof import("knex-pglite");
+	const inMemory = config.dataDir === "memory://";
 	return knex({
-		client: ClientPgLite,
+		// In memory: a fresh empty cluster each time, started from a cached snapshot (see memory-database.ts).
+		client: inMemory ? memoryPgliteClient() : (require("knex-pglite") as typeof import("knex-pglite")),
 		dialect: "postgres",
-		connection: config.dataDir === "memory://" ? {} : { filename: config.dataDir },
+		connection: inMemory ? {} : { filename: config.dataDir },
 		// PGlite has one connection: using `db` inside a transaction would wait forever, so make it fail
 		// soon (but not so soon that a busy two-core CI machine trips it on honest waits).
 		acquireConnectionTimeout: 10_000,
