@@ -90,7 +90,9 @@ export function brokerOptions(config: PortalConfig): BrokerOptions {
 							options: {
 								nats: {
 									url: config.channels,
-									connectionOptions: { maxReconnectAttempts: -1, reconnectTimeWait: 500 },
+									// noAsyncTraces: nats.js otherwise builds an Error and reads its stack on every
+									// JetStream publish (its PubAck request), only to enrich a timeout that rarely comes.
+									connectionOptions: { maxReconnectAttempts: -1, reconnectTimeWait: 500, noAsyncTraces: true },
 									// A durable consumer created after messages were published still gets them.
 									consumerOptions: { config: { deliver_policy: "all", ack_wait: 30_000_000_000 } },
 								},

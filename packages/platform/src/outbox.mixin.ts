@@ -12,6 +12,8 @@ export interface OutboxThis {
 	outboxTimer?: NodeJS.Timeout;
 	outboxRun?: Promise<number>;
 	outboxAgain?: boolean;
+	/** Until then, only the timer relays: set by a failed pass. */
+	outboxQuietUntil?: number;
 }
 
 /**
@@ -39,6 +41,10 @@ export function Outbox(opts: { schema: string; intervalMs?: number }): Partial<S
 			relayOutbox(): Promise<number> {
 				// Once stopped, the channel adapter drops publishes silently: rows stay for the next start.
 				if (!this.outboxTimer) return Promise.resolve(0);
+				// After a failed pass (a stream missing, JetStream away), a request's relay would publish the
+				// whole backlog again and fail again: on a busy service, a storm of doomed publishes. Wait for
+				// the timer instead.
+				if (Date.now() < (this.outboxQuietUntil ?? 0)) return Promise.resolve(0);
 				if (this.outboxRun) {
 					this.outboxAgain = true;
 					return this.outboxRun;
@@ -50,9 +56,14 @@ export function Outbox(opts: { schema: string; intervalMs?: number }): Partial<S
 						relayed += await relayPending(this, table);
 					} while (this.outboxAgain);
 					return relayed;
-				})().finally(() => {
-					this.outboxRun = undefined;
-				});
+				})()
+					.catch((err: unknown) => {
+						this.outboxQuietUntil = Date.now() + intervalMs;
+						throw err;
+					})
+					.finally(() => {
+						this.outboxRun = undefined;
+					});
 				return this.outboxRun;
 			},
 		},
