@@ -17,6 +17,21 @@ export function pinned(cpu: string, command: string, args: string[], env: NodeJS
 
 const tsx = ["node_modules/.bin/tsx", "--conditions=source"];
 
+/**
+ * The portal as it ships: compiled JavaScript (run.ts builds it first). Run from the TypeScript
+ * sources through tsx, every Error's stack is source-mapped, which costs more than the work itself
+ * on some paths and is not what production pays.
+ */
+export const PORTAL_ENTRY = "packages/server/dist/packages/server/src/start.js";
+
+export function startPortalProcess(env: NodeJS.ProcessEnv): ChildProcess {
+	const child = pinned(SYSTEM_CPU, "node", [PORTAL_ENTRY], env);
+	// Drained: a full pipe would block the portal's logging, and with it the portal.
+	child.stdout?.resume();
+	child.stderr?.resume();
+	return child;
+}
+
 export function startNodeScript(script: string, env: NodeJS.ProcessEnv, cpu = SYSTEM_CPU, args: string[] = []): ChildProcess {
 	const [bin, ...flags] = tsx;
 	return pinned(cpu, bin as string, [...flags, script, ...args], env);

@@ -5,15 +5,15 @@ import { join } from "node:path";
 import { hmacSha256, loadConfig } from "@portal/platform";
 import { migrateAll, purchaseEvent } from "@portal/server";
 import { freePort } from "../support/portal";
-import { startNodeScript, stop, waitFor } from "./harness";
-
-const START = "packages/server/src/start.ts";
+import { startPortalProcess, stop, waitFor } from "./harness";
 export const PASSWORD = "bench stenographer ribbon 2026";
 
 export interface RunningPortal {
 	url: string;
 	env: Record<string, string>;
 	processes: ChildProcess[];
+	/** Each process's own probe and metrics port (separate processes only), in the order started. */
+	healthPorts?: number[];
 	stop(): Promise<void>;
 }
 
@@ -22,7 +22,7 @@ export async function embeddedPortal(): Promise<RunningPortal> {
 	const port = await freePort();
 	const dataDir = mkdtempSync(join(tmpdir(), "portal-bench-"));
 	const env = { PORT: String(port), DATA_DIR: dataDir, LOG_LEVEL: "warn", NODE_ENV: "test" };
-	const child = startNodeScript(START, env);
+	const child = startPortalProcess(env);
 	const url = `http://127.0.0.1:${port}`;
 	await waitFor(`${url}/readyz`);
 	return {
@@ -41,13 +41,16 @@ export async function separatePortal(infraEnv: Record<string, string>, services:
 	const port = await freePort();
 	const env = { ...infraEnv, PORT: String(port), LOG_LEVEL: "warn", NODE_ENV: "test" };
 	await migrateAll(loadConfig(env));
-	const processes = services.map((name) => startNodeScript(START, { ...env, SERVICES: name }));
+	const healthPorts: number[] = [];
+	for (const _ of services) healthPorts.push(await freePort());
+	const processes = services.map((name, i) => startPortalProcess({ ...env, SERVICES: name, HEALTH_PORT: String(healthPorts[i]) }));
 	const url = `http://127.0.0.1:${port}`;
 	await waitFor(`${url}/readyz`);
 	return {
 		url,
 		env,
 		processes,
+		healthPorts,
 		async stop() {
 			await Promise.all(processes.map((p) => stop(p)));
 		},

@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { figures } from "./figures";
@@ -19,6 +20,8 @@ export interface Figure {
 
 async function main(): Promise<void> {
 	const only = process.argv.slice(2);
+	// Every figure runs the compiled portal (harness.ts PORTAL_ENTRY): build what changed.
+	execFileSync("npx", ["turbo", "run", "build", "--output-logs=errors-only"], { stdio: "inherit" });
 	const results: Figure[] = [];
 	for (const figure of figures) {
 		if (only.length > 0 && !only.some((o) => figure.id.includes(o))) continue;
