@@ -554,12 +554,18 @@ const CommunicationsService = defineService<CommunicationsThis>({
 		},
 
 		async preferencesOf(accountId: string): Promise<PreferencesView> {
-			const [recipient, pref, products, history] = [
-				await findRecipient(this.db, accountId),
-				await findPreference(this.db, accountId),
-				await productsOf(this.db, accountId),
-				await preferenceHistory(this.db, accountId),
-			];
+			// One snapshot: an account's creation committing between two reads would show half of it
+			// (a preference without its recipient's country).
+			const [recipient, pref, products, history] = await this.db.transaction(
+				async (trx) =>
+					[
+						await findRecipient(trx, accountId),
+						await findPreference(trx, accountId),
+						await productsOf(trx, accountId),
+						await preferenceHistory(trx, accountId),
+					] as const,
+				{ isolationLevel: "repeatable read" },
+			);
 			const optInRequired = needsOptIn(recipient?.country, portalConfig(this.broker).marketingOptInCountries);
 			const topics = pref?.topics ?? {};
 			return {
