@@ -54,3 +54,20 @@ export class OutageSafeCache {
 		return this.suspect ? undefined : connectedCacher(this.broker);
 	}
 }
+
+/**
+ * Drops cached entries after a committed write: one key, or every key matching a pattern. While
+ * Redis is away the drop waits in its client until Redis returns (readers skip the region meanwhile,
+ * see {@link OutageSafeCache}), so the writer answers now; a failure is logged, never thrown, since
+ * the write itself has committed.
+ */
+export async function forgetCached(broker: ServiceBroker, target: { key: string } | { pattern: string }): Promise<void> {
+	const what = "key" in target ? target.key : target.pattern;
+	try {
+		const drop = "key" in target ? broker.cacher?.del(target.key) : broker.cacher?.clean(target.pattern);
+		if (connectedCacher(broker)) await drop;
+		else void drop?.catch((err: unknown) => broker.logger.warn({ err: String(err), what }, "queued cache drop failed"));
+	} catch (err) {
+		broker.logger.error({ err: String(err), what }, "could not drop cached entries");
+	}
+}

@@ -17,12 +17,12 @@ import {
 	type SharePermission,
 } from "@portal/contracts";
 import {
-	connectedCacher,
 	Database,
 	type DatabaseThis,
 	defineService,
 	Forbidden,
 	firstDelivery,
+	forgetCached,
 	type Knex,
 	NotFound,
 	OutageSafeCache,
@@ -404,16 +404,7 @@ const ProfileService = defineService<ProfileThis>({
 
 		/** After a committed write: drop the owner's cached view on every node before answering. */
 		async forgetOwnView(accountId: string): Promise<void> {
-			const key = ownerViewKey(accountId);
-			try {
-				// While Redis is away the delete waits in its client until it returns, and reads skip the
-				// cache until the region is cleaned (OutageSafeCache), so answer now.
-				const del = this.broker.cacher?.del(key);
-				if (connectedCacher(this.broker)) await del;
-				else void del?.catch((err: unknown) => this.logger.warn({ err: String(err), accountId }, "queued profile view delete failed"));
-			} catch (err) {
-				this.logger.error({ err: String(err), accountId }, "could not drop the cached profile view");
-			}
+			await forgetCached(this.broker, { key: ownerViewKey(accountId) });
 			await this.broker.broadcast(OWNER_VIEW_CHANGED_EVENT, { accountId });
 		},
 	},

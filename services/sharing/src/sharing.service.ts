@@ -13,10 +13,11 @@ import {
 } from "@portal/contracts";
 import {
 	Conflict,
-	connectedCacher,
+	type connectedCacher,
 	Database,
 	type DatabaseThis,
 	defineService,
+	forgetCached,
 	isUniqueViolation,
 	type Knex,
 	NotFound,
@@ -357,16 +358,8 @@ const SharingService = defineService<SharingThis>({
 		},
 
 		async forgetDecisions(ownerId: string): Promise<void> {
-			try {
-				const clean = this.broker.cacher?.clean(ownerDecisions(ownerId));
-				// While Redis is away the clean waits in the client's queue for its return; the change is
-				// committed and checks read the database meanwhile, so answer now.
-				if (connectedCacher(this.broker)) await clean;
-				else void clean?.catch((err: unknown) => this.logger.warn({ err: String(err), ownerId }, "queued sharing cache clean failed"));
-			} catch (err) {
-				// Entries live at most DECISION_TTL_SECONDS; checks read the database while the cacher is away.
-				this.logger.error({ err: String(err), ownerId }, "could not clean cached sharing decisions");
-			}
+			// Entries live at most DECISION_TTL_SECONDS; checks read the database while the cacher is away.
+			await forgetCached(this.broker, { pattern: ownerDecisions(ownerId) });
 			await this.broker.broadcast(SHARING_CACHE_CLEAN_EVENT, { ownerId });
 		},
 
