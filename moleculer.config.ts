@@ -10,6 +10,7 @@ import {
 	loggerOptions,
 	type PortalConfig,
 	PrometheusText,
+	portalCacher,
 	RequestContextMiddleware,
 	StrictValidator,
 } from "@portal/platform";
@@ -29,16 +30,7 @@ export function brokerOptions(config: PortalConfig): BrokerOptions {
 		nodeID: `${hostname()}-${process.pid}-${randomBytes(3).toString("hex")}`,
 		portal: config,
 		transporter: config.transporter ? { type: "NATS", options: { url: config.transporter, maxReconnectAttempts: -1 } } : undefined,
-		cacher: config.cacher
-			? {
-					type: "Redis",
-					options: {
-						redis: config.cacher as unknown as Record<string, unknown>,
-						prefix: `portal-${config.namespace || "default"}`,
-						ttl: 300,
-					},
-				}
-			: { type: "Memory", options: { ttl: 300 } },
+		cacher: portalCacher(config),
 		logger: loggerOptions(config),
 		requestTimeout: 10_000,
 		// A replica that dies without a goodbye (kill -9, OOM, lost node) is declared gone within a few

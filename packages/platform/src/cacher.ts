@@ -1,6 +1,61 @@
-import type { ServiceBroker } from "moleculer";
+import { Cachers, type ServiceBroker } from "moleculer";
+import type { PortalConfig } from "./config";
+import { onScrape } from "./metrics";
 
 type Cacher = NonNullable<ServiceBroker["cacher"]>;
+
+/**
+ * The broker's cacher: Redis with CACHER, else in memory. Moleculer's cachers time every get, set
+ * and delete into a quantile histogram and bump rate counters; on a cached profile read those
+ * updates cost more CPU than the request's own code (BENCHMARKS.md). These keep Moleculer's
+ * operation counters (`moleculer.cacher.<op>.total`) as tallies written to the registry when it is
+ * scraped, like CallMetrics; latency comes from tracing.
+ */
+export function portalCacher(config: PortalConfig): Cacher {
+	const ttl = 300;
+	return config.cacher
+		? new TalliedRedisCacher({ redis: config.cacher as never, prefix: `portal-${config.namespace || "default"}`, ttl })
+		: new TalliedMemoryCacher({ ttl });
+}
+
+const CACHER_COUNTERS = ["get", "found", "set", "del", "clean", "expired"].map((op) => `moleculer.cacher.${op}.total`);
+const untimed = () => 0;
+
+function registerCounters(cacher: Cacher): void {
+	for (const name of CACHER_COUNTERS) cacher.metrics.register({ name, type: "counter", description: "Cache operations" });
+}
+
+function tallyMetrics(cacher: Cacher, broker: ServiceBroker): void {
+	if (!broker.isMetricsEnabled()) return;
+	const tally = new Map<string, number>();
+	onScrape(broker, () => {
+		for (const [name, count] of tally) broker.metrics.increment(name, undefined, count);
+		tally.clear();
+	});
+	cacher.metrics = { increment: (name: string) => tally.set(name, (tally.get(name) ?? 0) + 1), timer: () => untimed };
+}
+
+class TalliedRedisCacher extends Cachers.Redis {
+	registerMoleculerMetrics(): void {
+		registerCounters(this);
+	}
+
+	override init(broker: ServiceBroker): void {
+		super.init(broker);
+		tallyMetrics(this, broker);
+	}
+}
+
+class TalliedMemoryCacher extends Cachers.Memory {
+	registerMoleculerMetrics(): void {
+		registerCounters(this);
+	}
+
+	override init(broker: ServiceBroker): void {
+		super.init(broker);
+		tallyMetrics(this, broker);
+	}
+}
 
 /**
  * The broker's cacher while it is connected, else undefined. A disconnected Redis client queues

@@ -20,7 +20,7 @@ export class PrometheusText extends (MetricReporters.Prometheus as unknown as ne
 
 	/** The Prometheus exposition text of every metric of this broker. */
 	render(): string {
-		for (const settle of beforeScrape.get(this.registry.broker) ?? []) settle();
+		settleTallies(this.registry.broker);
 		return this.generatePrometheusResponse();
 	}
 }
@@ -30,4 +30,9 @@ const beforeScrape = new WeakMap<object, (() => void)[]>();
 /** Runs `settle` before each scrape: for numbers kept cheaply in memory and written to the registry only when read. */
 export function onScrape(broker: object, settle: () => void): void {
 	beforeScrape.set(broker, [...(beforeScrape.get(broker) ?? []), settle]);
+}
+
+/** Writes the tallies kept in memory to the broker's registry (a scrape does it first). */
+export function settleTallies(broker: object): void {
+	for (const settle of beforeScrape.get(broker) ?? []) settle();
 }

@@ -9,7 +9,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { type CheckParams, PROFILE_SECTIONS, type ProfileSection } from "@portal/contracts";
-import { loadConfig, migrate, type PortalConfig } from "@portal/platform";
+import { loadConfig, migrate, type PortalConfig, settleTallies } from "@portal/platform";
 import { knex } from "knex";
 import { ServiceBroker } from "moleculer";
 import { brokerOptions } from "../../../moleculer.config";
@@ -112,7 +112,10 @@ async function main(): Promise<void> {
 
 	// Realistic mix on a cold cache: popular owners are viewed more often (skewed); a sharing change every 200 views.
 	await cached.cacher?.clean("sharing.check:**");
-	const metric = (name: string) => (cached.metrics.getMetric(name)?.get() as { value?: number } | null)?.value ?? 0;
+	const metric = (name: string) => {
+		settleTallies(cached);
+		return (cached.metrics.getMetric(name)?.get() as { value?: number } | null)?.value ?? 0;
+	};
 	const gets0 = metric("moleculer.cacher.get.total");
 	const found0 = metric("moleculer.cacher.found.total");
 	const sharing = cached.getLocalService("sharing") as unknown as { forgetDecisions(ownerId: string): Promise<void> };
