@@ -55,6 +55,9 @@ function sameSiteRequest(config: PortalConfig, req: Req, sessionToken: string): 
 	return safeEqual(sent, cookie) && safeEqual(sent, csrfFor(config, sessionToken));
 }
 
+const LOG_LEVELS: PortalConfig["logLevel"][] = ["trace", "debug", "info", "warn", "error", "fatal"];
+const logs = (config: PortalConfig, level: PortalConfig["logLevel"]) => LOG_LEVELS.indexOf(level) >= LOG_LEVELS.indexOf(config.logLevel);
+
 /** How many GPC-honoured sessions a gateway node remembers before starting over (a bounded memory). */
 const GPC_MEMORY = 10_000;
 
@@ -113,7 +116,6 @@ const GatewayService: ServiceSchema<ApiSettingsSchema> = {
 		port: 3000,
 		ip: "127.0.0.1",
 		routes: [],
-		logRequest: "debug",
 		logRequestParams: null,
 		logResponseData: null,
 		log4XXResponses: false,
@@ -244,6 +246,10 @@ const GatewayService: ServiceSchema<ApiSettingsSchema> = {
 
 		settings.port = config.port;
 		settings.ip = config.host;
+		// moleculer-web formats its per-request lines (colours, timings) before the logger drops them:
+		// ask only for the lines the configured level prints.
+		settings.logRequest = logs(config, "debug") ? "debug" : null;
+		settings.logResponse = logs(config, "info") ? "info" : null;
 		const withSecurityHeaders = securityHeaders(config.cookieSecure);
 		settings.use = [withSecurityHeaders];
 		settings.onError = function onError(this: GatewayThis, req: Req, res: Res, err: Error) {

@@ -22,7 +22,9 @@ const scoped =
 	(ctx, ...rest) => {
 		// Channels without `context: true` hand the payload instead of a context: leave those alone.
 		const requestId = typeof ctx?.requestID === "string" ? ctx.requestID : undefined;
-		return requestId ? requestScope.run({ requestId }, () => next(ctx, ...rest)) : next(ctx, ...rest);
+		// A call made in this process while handling the same request is in its scope already.
+		if (!requestId || requestScope.getStore()?.requestId === requestId) return next(ctx, ...rest);
+		return requestScope.run({ requestId }, () => next(ctx, ...rest));
 	};
 
 /** Fills {@link requestScope} for actions, events and durable channel messages handled in this process. */
