@@ -23,23 +23,42 @@ export async function ownerVersion(db: Knex, ownerId: string): Promise<number> {
 	return row ? Number(row.version) : 0;
 }
 
-/** All grants from the owner that could concern the actor: direct, or to a team the actor is or was in. */
-export async function candidateGrants(db: Knex, ownerId: string, actorId: string): Promise<CandidateGrant[]> {
-	const rows: (GrantRow & { is_member: boolean })[] = await db(`${grants} as g`)
-		.select(
-			"g.*",
-			db.raw("exists (select 1 from sharing.team_members m where m.team_id = g.team_id and m.account_id = ?) as is_member", [actorId]),
-		)
-		.where("g.owner_id", ownerId)
-		.andWhere((q) => q.where("g.grantee_account_id", actorId).orWhereNotNull("g.team_id"));
-	return rows.map((row) => ({
-		role: row.role,
-		sections: row.sections,
-		expiresAt: row.expires_at ? new Date(row.expires_at) : null,
-		revokedAt: row.revoked_at ? new Date(row.revoked_at) : null,
-		via: row.team_id ? "team" : "user",
-		actorIsMember: row.is_member,
-	}));
+/**
+ * What a check decides from, in one round trip: the owner's version and every grant from the owner
+ * that could concern the actor (direct, or to a team the actor is or was in). One statement reads
+ * both from one snapshot, so the version tags exactly the grants the decision saw.
+ */
+export async function decisionInputs(db: Knex, ownerId: string, actorId: string): Promise<{ version: number; grants: CandidateGrant[] }> {
+	const { rows } = (await db.raw(
+		`select v.version, g.role, g.sections, g.expires_at, g.revoked_at, g.team_id,
+		        exists (select 1 from sharing.team_members m where m.team_id = g.team_id and m.account_id = :actorId) as is_member
+		   from (select coalesce((select version from sharing.owner_versions where owner_id = :ownerId), 0) as version) v
+		   left join ${grants} g on g.owner_id = :ownerId and (g.grantee_account_id = :actorId or g.team_id is not null)`,
+		{ ownerId, actorId },
+	)) as {
+		rows: (Pick<GrantRow, "sections" | "expires_at" | "revoked_at" | "team_id"> & {
+			version: string | number;
+			role: ShareRole | null;
+			is_member: boolean;
+		})[];
+	};
+	return {
+		version: Number(rows[0]?.version ?? 0),
+		grants: rows.flatMap((row) =>
+			row.role === null
+				? []
+				: [
+						{
+							role: row.role,
+							sections: row.sections,
+							expiresAt: row.expires_at ? new Date(row.expires_at) : null,
+							revokedAt: row.revoked_at ? new Date(row.revoked_at) : null,
+							via: row.team_id ? ("team" as const) : ("user" as const),
+							actorIsMember: row.is_member,
+						},
+					],
+		),
+	};
 }
 
 export async function insertGrant(

@@ -31,7 +31,7 @@ import { Cachers, type Context } from "moleculer";
 import { migrations } from "../migrations";
 import { decide } from "./check";
 import { ALL_DECISIONS, type CachedDecision, decisionKey, isFresh, ownerDecisions, ttlFor } from "./decision-cache";
-import { bumpOwnerVersion, candidateGrants, insertGrant, ownerGrants, ownerVersion, receivedGrants, revokeGrant } from "./grants.repo";
+import { bumpOwnerVersion, decisionInputs, insertGrant, ownerGrants, ownerVersion, receivedGrants, revokeGrant } from "./grants.repo";
 import { addMember, createTeam, membersOf, ownedTeam, ownedTeams, removeMember } from "./teams.repo";
 import type { AccountSummary, GrantParams, GrantRow, GrantView, ReceivedView, TeamRow } from "./types";
 
@@ -101,9 +101,8 @@ const SharingService = defineService<SharingThis>({
 					const entry = (await cacher.get(decisionKey(params)).catch(() => null)) as CachedDecision | null;
 					if (isFresh(entry, Date.now())) return { allowed: entry.allowed };
 				}
-				// The version is read before the grants: a decision tagged with it can only be too old, never too new.
-				const version = await ownerVersion(this.db, params.ownerId);
-				const decision = decide(params, await candidateGrants(this.db, params.ownerId, params.actorId), new Date());
+				const { version, grants } = await decisionInputs(this.db, params.ownerId, params.actorId);
+				const decision = decide(params, grants, new Date());
 				if (cacher) await this.remember(params, decision, version);
 				return { allowed: decision.allowed };
 			},
