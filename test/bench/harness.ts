@@ -24,8 +24,14 @@ const tsx = ["node_modules/.bin/tsx", "--conditions=source"];
  */
 export const PORTAL_ENTRY = "packages/server/dist/packages/server/src/start.js";
 
+/**
+ * `BENCH_PROFILE=<dir>`: every portal process writes a V8 CPU profile there when it stops (one
+ * `.cpuprofile` per process, named by pid; open it in Chrome DevTools or speedscope as a flame graph).
+ */
+const profileFlags = (): string[] => (process.env.BENCH_PROFILE ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : []);
+
 export function startPortalProcess(env: NodeJS.ProcessEnv): ChildProcess {
-	const child = pinned(SYSTEM_CPU, "node", [PORTAL_ENTRY], env);
+	const child = pinned(SYSTEM_CPU, "node", [...profileFlags(), PORTAL_ENTRY], env);
 	// Drained: a full pipe would block the portal's logging, and with it the portal.
 	child.stdout?.resume();
 	child.stderr?.resume();
