@@ -1,23 +1,34 @@
 import type { ServiceBroker, ServiceSchema } from "moleculer";
 import { portalConfig } from "./broker-config";
-import { isTransientDatabaseError, type Knex, type Migration, migrate, openDatabase } from "./database";
+import { databaseStarted, isTransientDatabaseError, type Knex, type Migration, migrate, openDatabase } from "./database";
 import { Unavailable } from "./errors";
 import { defineMixin } from "./schema";
 
 /**
  * One knex per broker, shared by the broker's services (PGlite allows one connection per data
- * directory) and closed when the last of them stops.
+ * directory) and closed when the last of them stops. Its services migrate one after another: each
+ * migration holds PGlite's one connection in a transaction, and a service queued behind the others
+ * would otherwise spend knex's acquire timeout waiting (a start on a busy machine then failed).
  */
-const pools = new WeakMap<ServiceBroker, { db: Knex; users: number }>();
+const pools = new WeakMap<ServiceBroker, { db: Knex; users: number; migrations: Promise<unknown> }>();
 
 function acquire(broker: ServiceBroker): Knex {
 	let pool = pools.get(broker);
 	if (!pool) {
-		pool = { db: openDatabase(portalConfig(broker)), users: 0 };
+		const db = openDatabase(portalConfig(broker));
+		pool = { db, users: 0, migrations: databaseStarted(db) };
 		pools.set(broker, pool);
 	}
 	pool.users += 1;
 	return pool.db;
+}
+
+/** Runs one service's migrations after those of the broker's other services. */
+function migrateInTurn(broker: ServiceBroker, run: () => Promise<unknown>): Promise<unknown> {
+	const pool = pools.get(broker) as { migrations: Promise<unknown> };
+	const turn = pool.migrations.then(run);
+	pool.migrations = turn.catch(() => undefined);
+	return turn;
 }
 
 async function release(broker: ServiceBroker): Promise<void> {
@@ -76,7 +87,7 @@ export function Database(opts: DatabaseOptions): Partial<ServiceSchema> {
 			});
 		},
 		async started() {
-			if (portalConfig(this.broker).migrateOnStart) await migrate(this.db, opts.schema, opts.migrations);
+			if (portalConfig(this.broker).migrateOnStart) await migrateInTurn(this.broker, () => migrate(this.db, opts.schema, opts.migrations));
 			this.markDbReady();
 		},
 		async stopped() {

@@ -35,6 +35,16 @@ export function openDatabase(config: Pick<PortalConfig, "databaseUrl" | "dataDir
 	} as Knex.Config);
 }
 
+/**
+ * Settles once an embedded database has started (initdb or loading its files, seconds of CPU), so
+ * that its first query does not spend the short acquire timeout on it; Postgres is there already.
+ * Never rejects: a failed start shows on the first query.
+ */
+export function databaseStarted(db: Knex): Promise<unknown> {
+	const client = db.client as { started?: Promise<unknown>; pglite?: { waitReady: Promise<unknown> } };
+	return (client.started ?? client.pglite?.waitReady ?? Promise.resolve()).catch(() => undefined);
+}
+
 /** Brings one service's schema up to date. Each service owns exactly one Postgres schema. */
 export async function migrate(db: Knex, schema: string, migrations: readonly Migration[]): Promise<string[]> {
 	await db.raw("create schema if not exists ??", [schema]);
