@@ -181,7 +181,8 @@ describe("compliance: consent, disclosures, policy, agreements, questions", () =
 			version: "2026-11",
 			body: "The new policy text.",
 			summary: "We now honour Global Privacy Control.",
-			effectiveAt: "2026-12-01T00:00:00Z",
+			// Announced ahead: it takes effect later, so the version in force stays 2026-01 for the tests below.
+			effectiveAt: new Date(Date.now() + 30 * 86_400_000).toISOString(),
 		};
 		expect((await portal.request("POST", "/api/v1/admin/policy/versions", { body, headers: ann.headers })).status).toBe(403);
 		expect(
@@ -238,7 +239,7 @@ describe("compliance: consent, disclosures, policy, agreements, questions", () =
 			version: "2026-12",
 			body: "Text",
 			summary: "Crash test",
-			effective_at: new Date("2027-06-01T00:00:00Z"),
+			effective_at: new Date(Date.now() + 180 * 86_400_000),
 			published_at: new Date(),
 			notice_status: "publishing",
 			notice_cursor: done[done.length - 1]?.account_id,
