@@ -8,6 +8,7 @@ export interface OutboxThis {
 	db: Knex;
 	dbReady: Promise<void>;
 	enqueue<T extends DurableMessage>(trx: Knex.Transaction, channel: string, message: Omit<T, keyof DurableMessage>): Promise<string>;
+	outboxInsert<T extends DurableMessage>(db: Knex, channel: string, message: Omit<T, keyof DurableMessage>): Knex.QueryBuilder;
 	relayOutbox(): Promise<number>;
 	outboxTimer?: NodeJS.Timeout;
 	outboxRun?: Promise<number>;
@@ -27,10 +28,18 @@ export function Outbox(opts: { schema: string; intervalMs?: number }): Partial<S
 	return defineMixin<OutboxThis>({
 		methods: {
 			async enqueue(trx: Knex.Transaction, channel: string, message: object): Promise<string> {
-				const messageId = randomUUID();
-				const payload = { messageId, occurredAt: new Date().toISOString(), ...message };
-				await trx(table).insert({ id: messageId, channel, payload });
-				return messageId;
+				const row = outboxRow(channel, message);
+				await trx(table).insert(row);
+				return row.id;
+			},
+
+			/**
+			 * The outbox row's insert, not yet run, for a change made by one statement: given to that
+			 * statement (`with fact as (…) insert …`), the fact is written atomically with the change
+			 * without the round trips of a transaction.
+			 */
+			outboxInsert(db: Knex, channel: string, message: object): Knex.QueryBuilder {
+				return db(table).insert(outboxRow(channel, message));
 			},
 
 			/**
@@ -84,6 +93,11 @@ export function Outbox(opts: { schema: string; intervalMs?: number }): Partial<S
 			await this.outboxRun?.catch(() => undefined);
 		},
 	});
+}
+
+function outboxRow(channel: string, message: object) {
+	const messageId = randomUUID();
+	return { id: messageId, channel, payload: { messageId, occurredAt: new Date().toISOString(), ...message } };
 }
 
 const RELAY_BATCH = 100;

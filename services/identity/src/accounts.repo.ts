@@ -10,9 +10,35 @@ const tokens = "identity.tokens";
 
 export const normalizeEmail = (email: string): string => email.trim().toLowerCase();
 
-export function findByLogin(db: Knex, login: string): Promise<AccountRow | undefined> {
+interface ProductRow {
+	product_code: string;
+	product_name: string;
+	/** A Date from a column, an ISO string from JSON. */
+	since: Date | string;
+}
+
+const byLogin = (db: Knex, login: string) => {
 	const key = login.trim().toLowerCase();
-	return db<AccountRow>(accounts).where("username", key).orWhere("email_normalized", key).first();
+	return db<AccountRow>(accounts).where("username", key).orWhere("email_normalized", key);
+};
+
+export const findByLogin = (db: Knex, login: string): Promise<AccountRow | undefined> => byLogin(db, login).first();
+
+/** The account a login names with its products, in one round trip: a sign-in answers with both. */
+export async function findByLoginWithProducts(
+	db: Knex,
+	login: string,
+): Promise<{ account: AccountRow; products: ProductRow[] } | undefined> {
+	const found: (AccountRow & { products: ProductRow[] }) | undefined = await byLogin(db, login).first(
+		`${accounts}.*`,
+		db.raw(
+			`coalesce((select json_agg(json_build_object('product_code', p.product_code, 'product_name', p.product_name, 'since', p.since) order by p.since)
+			from ${products} p where p.account_id = ${accounts}.id), '[]') as products`,
+		),
+	);
+	if (!found) return undefined;
+	const { products: owned, ...account } = found;
+	return { account, products: owned };
 }
 
 export const findById = (db: Knex, id: string): Promise<AccountRow | undefined> => db<AccountRow>(accounts).where({ id }).first();
@@ -116,9 +142,11 @@ export async function recordPurchaseEvent(
 }
 
 export async function describe(db: Knex, account: AccountRow): Promise<Me> {
-	const rows: { product_code: string; product_name: string; since: Date }[] = await db(products)
-		.where({ account_id: account.id })
-		.orderBy("since");
+	return describeWith(account, await db(products).where({ account_id: account.id }).orderBy("since"));
+}
+
+/** What `GET /api/v1/me` shows of an account, its products already read. */
+export function describeWith(account: AccountRow, rows: ProductRow[]): Me {
 	return {
 		id: account.id,
 		username: account.username,

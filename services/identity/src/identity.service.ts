@@ -37,7 +37,7 @@ import {
 } from "@portal/platform";
 import type { ActionParams, Context, ServiceSchema } from "moleculer";
 import { migrations } from "../migrations";
-import { changeLoginEmail, describe, findById, findByLogin, normalizeEmail } from "./accounts.repo";
+import { changeLoginEmail, describe, describeWith, findById, findByLogin, findByLoginWithProducts, normalizeEmail } from "./accounts.repo";
 import { hashPassword, passwordProblems, verifyPassword } from "./passwords";
 import { exportIdentityData, identityPersonalData } from "./personal-data";
 import { type PurchaseOutcome, parsePurchaseEvent, recordPurchase } from "./purchases";
@@ -68,7 +68,7 @@ type AuditActor = { kind: string; id: string };
 interface IdentityMethods {
 	acceptPurchase(event: PurchaseEvent, source: "channel" | "webhook"): Promise<PurchaseOutcome>;
 	adoptConfirmedEmail(message: ProfileEmailConfirmedMessage): Promise<void>;
-	startSignedIn(ctx: Ctx, account: AccountRow, method: string): Promise<{ account: Me; token: string }>;
+	startSignedIn(ctx: Ctx, account: Me, method: string): Promise<{ account: Me; token: string }>;
 	checkPassword(ctx: Ctx, account: AccountRow | undefined, password: string, totp: string | undefined): Promise<void>;
 	secondFactorOk(account: AccountRow, code: string): Promise<boolean>;
 	signInFailed(ctx: Ctx, accountId: string, reason: string): void;
@@ -148,7 +148,7 @@ const IdentityService = defineService<IdentityThis>({
 						.update({ password_hash: passwordHash, status: "active", activated_at: new Date(), password_changed_at: new Date() });
 					return used.account_id;
 				});
-				return this.startSignedIn(ctx, (await findById(this.db, accountId)) as AccountRow, "activation");
+				return this.startSignedIn(ctx, await describe(this.db, (await findById(this.db, accountId)) as AccountRow), "activation");
 			},
 		},
 
@@ -173,9 +173,10 @@ const IdentityService = defineService<IdentityThis>({
 				totp: { type: "string", optional: true, max: 20 },
 			},
 			async handler(ctx: Ctx<SignInParams>): Promise<{ account: Me; token: string }> {
-				const account = await findByLogin(this.db, ctx.params.login);
-				await this.checkPassword(ctx, account, ctx.params.password, ctx.params.totp);
-				return this.startSignedIn(ctx, account as AccountRow, "password");
+				const found = await findByLoginWithProducts(this.db, ctx.params.login);
+				await this.checkPassword(ctx, found?.account, ctx.params.password, ctx.params.totp);
+				const { account, products } = found as NonNullable<typeof found>;
+				return this.startSignedIn(ctx, describeWith(account, products), "password");
 			},
 		},
 
@@ -675,23 +676,20 @@ const IdentityService = defineService<IdentityThis>({
 			if (outcome === "changed" || outcome === "in-use") this.relay();
 		},
 
-		/** A new session and its usage record (R14), in one transaction. */
-		async startSignedIn(ctx: Ctx, account: AccountRow, method: string): Promise<{ account: Me; token: string }> {
+		/** A new session and its usage record (R14), written by one statement. */
+		async startSignedIn(ctx: Ctx, account: Me, method: string): Promise<{ account: Me; token: string }> {
 			const config = portalConfig(this.broker);
-			const accountId = account.id;
-			const token = await this.db.transaction(async (trx) => {
-				const started = await startSession(trx, accountId, config.session, ctx.meta.request);
-				await this.enqueue<UsageRecordedMessage>(trx, Channels.usageRecorded, {
-					accountId,
+			const { token } = await startSession(this.db, account.id, config.session, ctx.meta.request, (sessionId) =>
+				this.outboxInsert<UsageRecordedMessage>(this.db, Channels.usageRecorded, {
+					accountId: account.id,
 					kind: "sign-in",
 					at: new Date().toISOString(),
-					detail: { ip: clientIp(ctx), userAgent: ctx.meta.request?.userAgent ?? "", method, sessionId: started.session.id },
-				});
-				return started.token;
-			});
+					detail: { ip: clientIp(ctx), userAgent: ctx.meta.request?.userAgent ?? "", method, sessionId },
+				}),
+			);
 			this.relay();
 			ctx.meta.$session = { token, maxAgeSeconds: config.session.absoluteHours * 3600 };
-			return { account: await describe(this.db, account), token };
+			return { account, token };
 		},
 
 		/**
@@ -703,7 +701,7 @@ const IdentityService = defineService<IdentityThis>({
 			const cacher = this.broker.cacher as NonNullable<typeof this.broker.cacher>;
 			const loginKey = account?.id ?? String((ctx.params as { login?: string }).login ?? "").toLowerCase();
 			const keys = throttleKeys(loginKey, clientIp(ctx));
-			await assertNotLocked(cacher, keys);
+			const checked = await assertNotLocked(cacher, keys);
 			const passwordOk = await verifyPassword(account?.password_hash, given);
 			if (!account || !passwordOk || account.status !== "active") {
 				await recordFailure(cacher, keys);
@@ -718,7 +716,7 @@ const IdentityService = defineService<IdentityThis>({
 					throw new Unauthorized("The code is incorrect.", "INVALID_TOTP");
 				}
 			}
-			await recordSuccess(cacher, keys);
+			if (checked.accountFailures) await recordSuccess(cacher, keys);
 		},
 
 		/** A current TOTP code (each step once) or an unused recovery code, which is then spent. */

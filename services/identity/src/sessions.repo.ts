@@ -13,24 +13,31 @@ export interface SessionPolicy {
 /** Last-use stamps are written at most this often, so a busy session does not write on every request. */
 export const TOUCH_INTERVAL_MS = 60_000;
 
+/**
+ * A new session. `fact(sessionId)` is a statement (an outbox row) written by the same statement as
+ * the session, so that both or neither are stored, in one round trip.
+ */
 export async function startSession(
 	db: Knex,
 	accountId: string,
 	policy: SessionPolicy,
 	request: RequestInfo | undefined,
-): Promise<{ token: string; session: SessionRow }> {
+	fact: (sessionId: string) => Knex.QueryBuilder,
+): Promise<{ token: string; sessionId: string }> {
 	const token = newToken();
-	const [session] = await db<SessionRow>(sessions)
+	const sessionId = randomUUID();
+	await db
+		.with("fact", fact(sessionId))
 		.insert({
-			id: randomUUID(),
+			id: sessionId,
 			account_id: accountId,
 			token_hash: sha256(token),
 			expires_at: new Date(Date.now() + policy.absoluteHours * 3_600_000),
 			user_agent: (request?.userAgent ?? "").slice(0, 500),
 			ip: request?.ip ?? "",
 		})
-		.returning("*");
-	return { token, session: session as SessionRow };
+		.into(sessions);
+	return { token, sessionId };
 }
 
 /** The live session for a token: not revoked, within its absolute lifetime and idle timeout. */

@@ -61,15 +61,20 @@ async function guarded<T>(cacher: Cacher, work: () => Promise<T>): Promise<T> {
 const read = async (cacher: Cacher, key: string): Promise<ThrottleState | null> =>
 	((await cacher.get(key)) as ThrottleState | null) ?? null;
 
-/** Refuses with 429 while either key is locked; no password is checked then. */
-export function assertNotLocked(cacher: Cacher, keys: ThrottleKeys): Promise<void> {
+/**
+ * Refuses with 429 while either key is locked; no password is checked then. Otherwise tells whether
+ * the account has failures on record: only then has a success anything to clear (`recordSuccess`),
+ * and most sign-ins skip that round trip to the store.
+ */
+export function assertNotLocked(cacher: Cacher, keys: ThrottleKeys): Promise<{ accountFailures: boolean }> {
 	return guarded(cacher, async () => {
 		const now = Date.now();
-		const states = await Promise.all([read(cacher, keys.account), read(cacher, keys.address)]);
-		const until = Math.max(...states.map((s) => s?.lockedUntil ?? 0));
+		const [account, address] = await Promise.all([read(cacher, keys.account), read(cacher, keys.address)]);
+		const until = Math.max(account?.lockedUntil ?? 0, address?.lockedUntil ?? 0);
 		if (until > now) {
 			throw new RateLimited("Too many failed sign-in attempts. Please wait before trying again.", Math.ceil((until - now) / 1000));
 		}
+		return { accountFailures: account !== null };
 	});
 }
 

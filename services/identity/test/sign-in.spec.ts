@@ -1,5 +1,6 @@
+import type { Knex } from "@portal/platform";
 import { activatedAccount, eventually, purchaseEvent, startTestPortal, type TestPortal } from "../../../test/support/portal";
-import { channelProbe, signIn, visible } from "./support";
+import { bearer, channelProbe, identityDb, signIn, visible } from "./support";
 
 /** The module object identity's passwords.ts calls into (a namespace import would be a copy). */
 const argon2: typeof import("@node-rs/argon2") = require("@node-rs/argon2");
@@ -76,6 +77,47 @@ describe("identity: sign-in", () => {
 		// Unknown logins are not attributed to anyone.
 		expect(probe.usage.slice(before)).toHaveLength(2);
 		expect(records.find((m) => m.kind === "sign-in")?.detail).toMatchObject({ ip: expect.any(String), method: "password" });
+	});
+
+	it("R4/R14: a session is stored only with its usage record: if the record cannot be written, neither is", async () => {
+		const identity = portal.broker.getLocalService("identity") as unknown as {
+			outboxInsert(db: Knex, channel: string, m: object): unknown;
+		};
+		const db = identityDb(portal);
+		const sessionsOf = async () => Number((await db("identity.sessions").where({ account_id: ann.account.id }).count({ n: "*" }))[0]?.n);
+		const before = await sessionsOf();
+		const unwritable = jest
+			.spyOn(identity, "outboxInsert")
+			.mockImplementation((db: Knex) => db("identity.outbox").insert({ id: "not-a-uuid", channel: "x", payload: {} }));
+		const res = await signIn(portal, "ann.sign", ann.password);
+		expect(unwritable).toHaveBeenCalled();
+		expect(res.status).toBeGreaterThanOrEqual(500);
+		expect(await sessionsOf()).toBe(before);
+	});
+
+	it("R4: sign-in answers with the account as /me shows it, products in order of purchase", async () => {
+		const dan = await activatedAccount(portal, "dan.two@example.com");
+		await portal.purchase(purchaseEvent({ email: "dan.two@example.com", product: "MR8" }));
+		await portal.mailsFor("dan.two@example.com", 2);
+		const signedIn = await signIn(portal, "dan.two", dan.password);
+		expect(signedIn.status).toBe(200);
+		expect(signedIn.body.account.products.map((p: { code: string }) => p.code)).toEqual(["RB9", "MR8"]);
+		const me = await portal.request("GET", "/api/v1/me", { headers: bearer(signedIn.body.token) });
+		expect(signedIn.body.account).toEqual(me.body);
+	});
+
+	it("R4: a success clears the account's failures when it has some, and leaves the throttle store alone when it has none", async () => {
+		const erin = await activatedAccount(portal, "erin.clean@example.com");
+		const cacher = portal.broker.cacher as NonNullable<typeof portal.broker.cacher>;
+		const del = jest.spyOn(cacher, "del");
+		expect((await signIn(portal, "erin.clean", erin.password)).status).toBe(200);
+		expect(del).not.toHaveBeenCalled();
+		expect((await signIn(portal, "erin.clean", "not her password 1")).status).toBe(401);
+		expect((await signIn(portal, "erin.clean", erin.password)).status).toBe(200);
+		expect(del).toHaveBeenCalledTimes(1);
+		// Cleared: four free failures again, the fifth locks.
+		for (let i = 1; i <= 4; i++) expect((await signIn(portal, "erin.clean", `wrong again ${i}`)).status).toBe(401);
+		expect((await signIn(portal, "erin.clean", erin.password)).status).toBe(200);
 	});
 
 	it("R4: repeated failures lock the account with exponential backoff, 429 and Retry-After; a lock refuses even the right password", async () => {
