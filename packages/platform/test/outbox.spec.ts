@@ -10,6 +10,8 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 describe("the transactional outbox", () => {
 	let broker: ServiceBroker;
 	let producer: DatabaseThis & OutboxThis;
+	/** Its timer relays only at start, so every later pass is one a request asked for. */
+	let quiet: DatabaseThis & OutboxThis;
 	let failing = true;
 	const attempts: unknown[] = [];
 	const delivered: unknown[] = [];
@@ -41,9 +43,21 @@ describe("the transactional outbox", () => {
 				Outbox({ schema: "outbox_probe", intervalMs: INTERVAL_MS }),
 			],
 		});
+		broker.createService({
+			name: "quiet-producer",
+			mixins: [
+				Database({
+					schema: "outbox_quiet",
+					migrations: [{ name: "1", up: (db) => runStatements(db, messagingTables("outbox_quiet")), down: async () => undefined }],
+				}),
+				Outbox({ schema: "outbox_quiet", intervalMs: 600_000 }),
+			],
+		});
 		await broker.start();
 		producer = broker.getLocalService("producer") as unknown as DatabaseThis & OutboxThis;
+		quiet = broker.getLocalService("quiet-producer") as unknown as DatabaseThis & OutboxThis;
 		await producer.dbReady;
+		await quiet.dbReady;
 		await sleep(50); // the first tick has run on the empty table
 	});
 	afterAll(() => broker?.stop());
@@ -64,5 +78,18 @@ describe("the transactional outbox", () => {
 		while (delivered.length < 3 && Date.now() < deadline) await sleep(20);
 		expect(delivered).toHaveLength(3);
 		expect(Number((await producer.db("outbox_probe.outbox").count({ n: "*" }))[0]?.n)).toBe(0);
+	});
+
+	it("R14: the relays that requests ask for soon share one pass, which delivers every row", async () => {
+		await sleep(50); // the start-up pass has run
+		const passes = jest.spyOn(quiet, "relayOutbox");
+		delivered.length = 0;
+		for (let i = 0; i < 3; i++) await quiet.db.transaction((trx) => quiet.enqueue(trx, "probe.channel", { soon: i }));
+		for (let i = 0; i < 3; i++) quiet.relayOutboxSoon(); // three requests of the moment
+		const deadline = Date.now() + 5_000;
+		while (delivered.length < 3 && Date.now() < deadline) await sleep(10);
+		expect(delivered).toHaveLength(3);
+		expect(passes).toHaveBeenCalledTimes(1);
+		expect(Number((await quiet.db("outbox_quiet.outbox").count({ n: "*" }))[0]?.n)).toBe(0);
 	});
 });

@@ -676,7 +676,10 @@ const IdentityService = defineService<IdentityThis>({
 			if (outcome === "changed" || outcome === "in-use") this.relay();
 		},
 
-		/** A new session and its usage record (R14), written by one statement. */
+		/**
+		 * A new session and its usage record (R14), written by one statement. Nobody waits for the
+		 * record: it is relayed with the others of the moment (`relayOutboxSoon`).
+		 */
 		async startSignedIn(ctx: Ctx, account: Me, method: string): Promise<{ account: Me; token: string }> {
 			const config = portalConfig(this.broker);
 			const { token } = await startSession(this.db, account.id, config.session, ctx.meta.request, (sessionId) =>
@@ -687,7 +690,7 @@ const IdentityService = defineService<IdentityThis>({
 					detail: { ip: clientIp(ctx), userAgent: ctx.meta.request?.userAgent ?? "", method, sessionId },
 				}),
 			);
-			this.relay();
+			this.relayOutboxSoon();
 			ctx.meta.$session = { token, maxAgeSeconds: config.session.absoluteHours * 3600 };
 			return { account, token };
 		},
