@@ -8,6 +8,7 @@ export * from "./crypto";
 export * from "./database";
 export * from "./database.mixin";
 export * from "./errors";
+export * from "./group-commit";
 export * from "./health";
 export * from "./in-process-channels";
 export * from "./logger";
