@@ -66,7 +66,7 @@ export interface RecordedPurchase {
 	account: AccountRow;
 	/** The account was created by this purchase (pending, with a new user name). */
 	created: boolean;
-	/** False when the event was seen before: nothing was recorded, and the caller rolls back. */
+	/** False when the event was seen before: nothing was recorded. */
 	fresh: boolean;
 	/** False when the account already had the product. */
 	productIsNew: boolean;
@@ -76,8 +76,9 @@ export interface RecordedPurchase {
  * R1/R2, the account side of a purchase in one statement per user name tried (it is on the hot path:
  * one round trip instead of five): finds the account by email (without case) or creates a pending one
  * with a unique user name and the given activation token (its hash), records the event for it once
- * per `eventId` and adds the product. Safe under concurrency: a racing insert of the same email is
- * detected by the unique index and re-read.
+ * per `eventId` and adds the product. An event seen before changes nothing, so purchases can share a
+ * transaction. Safe under concurrency: a racing insert of the same email is detected by the unique
+ * index and re-read.
  */
 export async function recordPurchaseEvent(
 	trx: Knex.Transaction,
@@ -93,7 +94,8 @@ export async function recordPurchaseEvent(
 			`with existing as (select * from ${accounts} where email_normalized = ? for update),
 			inserted as (
 				insert into ${accounts} (id, username, email, email_normalized, status)
-				select ?, ?, ?, ?, 'pending' where not exists (select from existing)
+				select ?, ?, ?, ?, 'pending'
+				where not exists (select from existing) and not exists (select from identity.purchase_events where event_id = ?)
 				on conflict do nothing
 				returning *),
 			activation as (
@@ -117,6 +119,7 @@ export async function recordPurchaseEvent(
 				username,
 				email.trim(),
 				emailNormalized,
+				event.eventId,
 				randomUUID(),
 				activation.tokenHash,
 				activation.expiresAt,
@@ -139,6 +142,93 @@ export async function recordPurchaseEvent(
 		// Either the email arrived concurrently (re-read on the next pass) or the user name is taken (next candidate).
 	}
 	throw new Error("unreachable: username candidates are infinite");
+}
+
+/** A purchase as `recordPurchaseGroup` takes it: the event, where it came from, the activation token to give a new account. */
+export interface PurchaseToRecord {
+	event: PurchaseEvent;
+	source: "channel" | "webhook";
+	activation: { tokenHash: string; expiresAt: Date };
+}
+
+/**
+ * `recordPurchaseEvent` for a group of purchases in one statement: what one statement can decide
+ * alone, it records (under load, nearly all of a group). A purchase it leaves undecided (its first
+ * user name is taken, or another transaction is creating its account) gets `undefined`, for
+ * `recordPurchaseEvent` to settle. Purchases of one email are taken in order: the first creates the
+ * account, the others add to it; an event id repeated in the group is a duplicate after its first.
+ */
+export async function recordPurchaseGroup(
+	trx: Knex.Transaction,
+	purchases: readonly PurchaseToRecord[],
+): Promise<(RecordedPurchase | undefined)[]> {
+	const input = purchases.map(({ event, source, activation }, ord) => {
+		const emailNormalized = normalizeEmail(event.customer.email);
+		return {
+			ord,
+			event_id: event.eventId,
+			order_id: event.orderId,
+			email: event.customer.email.trim(),
+			email_normalized: emailNormalized,
+			username: usernameCandidates(emailNormalized).next().value,
+			account_id: randomUUID(),
+			token_id: randomUUID(),
+			token_hash: activation.tokenHash,
+			expires_at: activation.expiresAt,
+			product_code: event.product.code.toUpperCase(),
+			product_name: event.product.name,
+			occurred_at: event.occurredAt,
+			source,
+		};
+	});
+	const { rows } = await trx.raw<{
+		rows: (AccountRow & { ord: number; is_new: boolean; created: boolean; fresh: boolean; product_is_new: boolean })[];
+	}>(
+		`with input as (
+			select * from jsonb_to_recordset(?::jsonb) as i (ord int, event_id text, order_id text, email text, email_normalized text,
+				username text, account_id uuid, token_id uuid, token_hash text, expires_at timestamptz, product_code text, product_name text,
+				occurred_at timestamptz, source text)),
+		seen as (select event_id from identity.purchase_events where event_id in (select event_id from input)),
+		existing as (select * from ${accounts} where email_normalized in (select email_normalized from input) order by id for update),
+		creating as (
+			select distinct on (email_normalized) * from input i
+			where not exists (select from existing e where e.email_normalized = i.email_normalized)
+				and not exists (select from seen s where s.event_id = i.event_id)
+			order by email_normalized, ord),
+		inserted as (
+			insert into ${accounts} (id, username, email, email_normalized, status)
+			select account_id, username, email, email_normalized, 'pending' from creating
+			on conflict do nothing
+			returning *),
+		activation as (
+			insert into ${tokens} (id, account_id, purpose, token_hash, expires_at)
+			select c.token_id, c.account_id, 'activation', c.token_hash, c.expires_at from creating c join inserted using (email_normalized)),
+		account as (select *, false as is_new from existing union all select *, true as is_new from inserted),
+		first_of_event as (select distinct on (event_id) * from input order by event_id, ord),
+		fresh as (
+			insert into identity.purchase_events (event_id, account_id, order_id, product_code, occurred_at, source)
+			select f.event_id, a.id, f.order_id, f.product_code, f.occurred_at, f.source from first_of_event f join account a using (email_normalized)
+			on conflict (event_id) do nothing
+			returning event_id),
+		first_of_product as (
+			select distinct on (email_normalized, product_code) * from first_of_event join fresh using (event_id)
+			order by email_normalized, product_code, ord),
+		product as (
+			insert into ${products} (account_id, product_code, product_name, order_id, since)
+			select a.id, p.product_code, p.product_name, p.order_id, p.occurred_at from first_of_product p join account a using (email_normalized)
+			on conflict (account_id, product_code) do nothing
+			returning account_id, product_code)
+		select i.ord, a.*, a.is_new and a.id = i.account_id as created,
+			exists (select from first_of_event f join fresh using (event_id) where f.ord = i.ord) as fresh,
+			exists (select from first_of_product p join product using (product_code) where p.ord = i.ord and product.account_id = a.id) as product_is_new
+		from input i join account a using (email_normalized)`,
+		[JSON.stringify(input)],
+	);
+	const decided: (RecordedPurchase | undefined)[] = purchases.map(() => undefined);
+	for (const { ord, is_new: _, created, fresh, product_is_new, ...account } of rows) {
+		decided[ord] = { account, created, fresh, productIsNew: product_is_new };
+	}
+	return decided;
 }
 
 export async function describe(db: Knex, account: AccountRow): Promise<Me> {

@@ -24,8 +24,11 @@ import {
 	defineService,
 	Forbidden,
 	firstDelivery,
+	GROUP_COMMIT_IN_FLIGHT,
+	GroupCommit,
 	isTransientDatabaseError,
 	type Knex,
+	MAX_GROUP,
 	NotFound,
 	OutageSafeCache,
 	Outbox,
@@ -40,7 +43,7 @@ import { migrations } from "../migrations";
 import { changeLoginEmail, describe, describeWith, findById, findByLogin, findByLoginWithProducts, normalizeEmail } from "./accounts.repo";
 import { hashPassword, passwordProblems, verifyPassword } from "./passwords";
 import { exportIdentityData, identityPersonalData } from "./personal-data";
-import { type PurchaseOutcome, parsePurchaseEvent, recordPurchase } from "./purchases";
+import { type PurchaseOutcome, type PurchaseResult, parsePurchaseEvent, type ReceivedPurchase, recordPurchases } from "./purchases";
 import { checkTotp, issueRecoveryCodes, looksLikeRecoveryCode, newTotpSecret, totpUri, useRecoveryCode } from "./second-factor";
 import {
 	findSession,
@@ -80,7 +83,9 @@ interface IdentityMethods {
 	signedInAccount(ctx: Ctx): Promise<AccountRow>;
 	relay(): void;
 }
-type IdentityThis = DatabaseThis & OutboxThis & IdentityMethods & { sessionCache: OutageSafeCache };
+type IdentityThis = DatabaseThis &
+	OutboxThis &
+	IdentityMethods & { sessionCache: OutageSafeCache; purchases: GroupCommit<ReceivedPurchase, PurchaseResult> };
 type Ctx<P = unknown> = Context<P, PortalMeta>;
 
 const INVALID_CREDENTIALS = "The user name or password is incorrect.";
@@ -579,6 +584,7 @@ const IdentityService = defineService<IdentityThis>({
 		[Channels.purchaseCompleted]: {
 			group: "identity",
 			context: true,
+			maxInFlight: GROUP_COMMIT_IN_FLIGHT,
 			maxRetries: 5,
 			deadLettering: { enabled: true, queueName: Channels.purchaseDead },
 			async handler(ctx: Ctx<unknown>) {
@@ -628,8 +634,7 @@ const IdentityService = defineService<IdentityThis>({
 			// A late event is still a purchase the customer made: honour it, but make the delay visible.
 			if (ageDays > config.purchaseMaxAgeDays)
 				this.logger.warn({ eventId: event.eventId, ageDays: Math.floor(ageDays) }, "late purchase event honoured");
-			const ttlMs = config.activationTtlHours * 3_600_000;
-			const { outcome, accountId } = await recordPurchase(this.db, this.enqueue.bind(this), event, source, ttlMs);
+			const { outcome, accountId } = await this.purchases.submit({ event, source });
 			this.logger.info({ eventId: event.eventId, accountId, outcome, source }, "purchase event handled");
 			if (outcome === "account-created" || outcome === "product-added") this.relay();
 			return outcome;
@@ -843,16 +848,24 @@ const IdentityService = defineService<IdentityThis>({
 		},
 	},
 
+	created() {
+		// R6/R12 across a Redis outage: sessions revoked while Redis was away are never served from it.
+		this.sessionCache = new OutageSafeCache(this.broker, ALL_SESSIONS);
+		// Purchases arriving together (a burst, redeliveries after an outage) share a transaction; a
+		// second group commits while the first waits on the database.
+		this.purchases = new GroupCommit(
+			(received) =>
+				recordPurchases(this.db, this.enqueueAll.bind(this), received, portalConfig(this.broker).activationTtlHours * 3_600_000),
+			MAX_GROUP,
+			2,
+		);
+	},
+
 	/**
 	 * The purchase stream is a contract (API.md): OMTI_PURCHASES over omti.purchases.>, namespaced so
 	 * that test runs sharing one NATS server never see each other's streams. Set before the channels
 	 * middleware reads the schema.
 	 */
-	/** R6/R12 across a Redis outage: sessions revoked while Redis was away are never served from it. */
-	created() {
-		this.sessionCache = new OutageSafeCache(this.broker, ALL_SESSIONS);
-	},
-
 	merged(schema: ServiceSchema) {
 		const ns = this.broker.namespace;
 		const channel = schema.channels?.[Channels.purchaseCompleted];

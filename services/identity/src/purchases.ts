@@ -1,7 +1,7 @@
 import { type AccountCreatedMessage, Channels, type ProductAddedMessage, type PurchaseEvent, purchaseEventSchema } from "@portal/contracts";
 import type { FieldError, Knex } from "@portal/platform";
 import Validator from "fastest-validator";
-import { recordPurchaseEvent } from "./accounts.repo";
+import { recordPurchaseEvent, recordPurchaseGroup } from "./accounts.repo";
 import { newSingleUseToken } from "./tokens.repo";
 
 export type PurchaseOutcome = "account-created" | "product-added" | "already-owned" | "duplicate";
@@ -31,70 +31,75 @@ export function parsePurchaseEvent(input: unknown): { event: PurchaseEvent } | {
 	return { event };
 }
 
-interface Enqueue {
-	(
-		trx: Knex.Transaction,
-		channel: typeof Channels.accountCreated,
-		message: Omit<AccountCreatedMessage, "messageId" | "occurredAt">,
-	): Promise<string>;
-	(
-		trx: Knex.Transaction,
-		channel: typeof Channels.productAdded,
-		message: Omit<ProductAddedMessage, "messageId" | "occurredAt">,
-	): Promise<string>;
+/** A fact for communications and compliance, written to the outbox with the purchases it reports. */
+export type PurchaseFact =
+	| { channel: typeof Channels.accountCreated; message: Omit<AccountCreatedMessage, "messageId" | "occurredAt"> }
+	| { channel: typeof Channels.productAdded; message: Omit<ProductAddedMessage, "messageId" | "occurredAt"> };
+
+export interface ReceivedPurchase {
+	event: PurchaseEvent;
+	source: "channel" | "webhook";
+}
+
+export interface PurchaseResult {
+	outcome: PurchaseOutcome;
+	accountId: string;
 }
 
 /**
- * R1/R2: one account per person (email compared without case), one effect per `eventId`. The
- * account, its product, the activation token and the fact for communications are written in one
- * transaction, so a crash leaves either all of it or none of it (and the event is redelivered).
+ * R1/R2: one account per person (email compared without case), one effect per `eventId`. Each
+ * purchase's account, product and activation token, and the facts for communications, are written
+ * in one transaction for the group, so a crash leaves either all of it or none of it (and the events
+ * are redelivered). A purchase seen before changes nothing.
  */
-export async function recordPurchase(
+export async function recordPurchases(
 	db: Knex,
-	enqueue: Enqueue,
-	event: PurchaseEvent,
-	source: "channel" | "webhook",
+	enqueueAll: (trx: Knex.Transaction, facts: PurchaseFact[]) => Promise<void>,
+	purchases: readonly ReceivedPurchase[],
 	activationTtlMs: number,
-): Promise<{ outcome: PurchaseOutcome; accountId?: string }> {
-	return db
-		.transaction(async (trx) => {
-			const activation = newSingleUseToken(activationTtlMs);
-			const { account, created, fresh, productIsNew } = await recordPurchaseEvent(trx, event, source, activation);
+): Promise<PurchaseResult[]> {
+	return db.transaction(async (trx) => {
+		const results: PurchaseResult[] = [];
+		const facts: PurchaseFact[] = [];
+		const received = purchases.map((p) => ({ ...p, activation: newSingleUseToken(activationTtlMs) }));
+		const decided = await recordPurchaseGroup(trx, received);
+		for (const [i, { event, source, activation }] of received.entries()) {
+			const { account, created, fresh, productIsNew } = decided[i] ?? (await recordPurchaseEvent(trx, event, source, activation));
+			const accountId = account.id;
 			if (!fresh) {
-				// Seen before: undo the (possibly just created) account by rolling back.
-				throw new DuplicateEvent(account.id);
+				// Only an event id reused for another email, in flight at the same time, gets here with a
+				// new account: undo it; redelivered, the event finds its first delivery and is a duplicate.
+				if (created) throw new Error(`purchase event ${event.eventId} raced with another use of its id`);
+				results.push({ outcome: "duplicate", accountId });
+				continue;
 			}
 			const product = { code: event.product.code.toUpperCase(), name: event.product.name };
 			if (created) {
-				await enqueue(trx, Channels.accountCreated, {
-					accountId: account.id,
-					username: account.username,
-					email: account.email,
-					givenName: event.customer.givenName,
-					familyName: event.customer.familyName,
-					company: event.customer.company,
-					country: event.customer.country,
-					region: event.customer.region,
-					product,
-					activationToken: activation.token,
-					activationExpiresAt: activation.expiresAt.toISOString(),
+				facts.push({
+					channel: Channels.accountCreated,
+					message: {
+						accountId,
+						username: account.username,
+						email: account.email,
+						givenName: event.customer.givenName,
+						familyName: event.customer.familyName,
+						company: event.customer.company,
+						country: event.customer.country,
+						region: event.customer.region,
+						product,
+						activationToken: activation.token,
+						activationExpiresAt: activation.expiresAt.toISOString(),
+					},
 				});
-				return { outcome: "account-created" as const, accountId: account.id };
+				results.push({ outcome: "account-created", accountId });
+			} else if (productIsNew) {
+				facts.push({ channel: Channels.productAdded, message: { accountId, username: account.username, email: account.email, product } });
+				results.push({ outcome: "product-added", accountId });
+			} else {
+				results.push({ outcome: "already-owned", accountId });
 			}
-			if (productIsNew) {
-				await enqueue(trx, Channels.productAdded, { accountId: account.id, username: account.username, email: account.email, product });
-				return { outcome: "product-added" as const, accountId: account.id };
-			}
-			return { outcome: "already-owned" as const, accountId: account.id };
-		})
-		.catch((err: unknown) => {
-			if (err instanceof DuplicateEvent) return { outcome: "duplicate" as const, accountId: err.accountId };
-			throw err;
-		});
-}
-
-class DuplicateEvent extends Error {
-	constructor(readonly accountId: string) {
-		super("duplicate purchase event");
-	}
+		}
+		await enqueueAll(trx, facts);
+		return results;
+	});
 }

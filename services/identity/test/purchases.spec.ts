@@ -1,6 +1,7 @@
 import { Channels, type DeadLetter, type PurchaseEvent } from "@portal/contracts";
-import type { Knex } from "@portal/platform";
+import type { Knex, OutboxThis } from "@portal/platform";
 import { eventually, purchaseEvent, startTestPortal, type TestPortal } from "../../../test/support/portal";
+import { recordPurchases } from "../src/purchases";
 
 /** R1–R3: purchase events, from the durable channel and the signed webhook, to accounts. */
 describe("identity: purchase events", () => {
@@ -104,6 +105,47 @@ describe("identity: purchase events", () => {
 		const accounts = await accountsFor("race@example.com");
 		expect(accounts).toHaveLength(1);
 		expect(await productsOf(accounts[0].id)).toHaveLength(3);
+	});
+
+	it("R1/R2: purchases committed as one group are decided as if one by one", async () => {
+		const identity = portal.broker.getLocalService("identity") as unknown as OutboxThis;
+		const earlier = purchaseEvent({ email: "grouped.owner@example.com", product: "RB9" });
+		await portal.purchase(earlier);
+		const first = purchaseEvent({ email: "grouped@example.com", product: "RB9" });
+		const group = [
+			first,
+			purchaseEvent({ email: "GROUPED@example.com", product: "MR8" }),
+			purchaseEvent({ email: "grouped@example.com", product: "RB9" }),
+			first,
+			purchaseEvent({ email: "same.name@one.example", product: "RB9" }),
+			purchaseEvent({ email: "same.name@two.example", product: "RB9" }),
+			purchaseEvent({ email: "grouped.owner@example.com", product: "MR8" }),
+			earlier,
+		].map((event) => ({ event, source: "channel" as const }));
+		const results = await recordPurchases(db, identity.enqueueAll.bind(identity), group, 3_600_000);
+		expect(results.map((r) => r.outcome)).toEqual([
+			"account-created",
+			"product-added",
+			"already-owned",
+			"duplicate",
+			"account-created",
+			"account-created",
+			"product-added",
+			"duplicate",
+		]);
+		const [grouped] = await accountsFor("grouped@example.com");
+		expect(results.slice(0, 4).map((r) => r.accountId)).toEqual(Array(4).fill(grouped.id));
+		expect((await productsOf(grouped.id)).map((p: { product_code: string }) => p.product_code)).toEqual(["MR8", "RB9"]);
+		expect(await db("identity.tokens").where({ account_id: grouped.id })).toHaveLength(1);
+		const [one] = await accountsFor("same.name@one.example");
+		const [two] = await accountsFor("same.name@two.example");
+		expect([one.username, two.username]).toEqual(["same.name", "same.name2"]);
+		const [owner] = await accountsFor("grouped.owner@example.com");
+		expect(results[6]?.accountId).toBe(owner.id);
+		expect(await productsOf(owner.id)).toHaveLength(2);
+		// The facts reach communications: a welcome and a product-added mail for the grouped account.
+		const mails = await portal.mailsFor("grouped@example.com", 2);
+		expect(mails.map((m) => m.template).sort()).toEqual(["product-added", "welcome"]);
 	});
 
 	it("R1: products are data: an unknown product code still creates the account", async () => {
