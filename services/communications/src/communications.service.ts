@@ -18,9 +18,12 @@ import {
 	defineService,
 	firstDelivery,
 	Gone,
+	GROUP_COMMIT_IN_FLIGHT,
+	GroupCommit,
 	isMailCaptured,
 	type Knex,
 	NotFound,
+	type PortalConfig,
 	portalConfig,
 	Unauthorized,
 	ValidationError,
@@ -43,20 +46,22 @@ import {
 } from "./campaigns.repo";
 import { marketingBlock, needsOptIn, type SuppressionReason, signUnsubscribeToken, verifyUnsubscribeToken } from "./consent";
 import { createSender, type DeliveryOutcome, deliverDue, type MailSender } from "./delivery";
-import { capturedFor, enqueueMail, type NewMail } from "./mails.repo";
+import { capturedFor, enqueueMail, enqueueMails, type NewMail } from "./mails.repo";
 import { personalDataDescription } from "./personal-data";
 import {
 	changeRecipientEmail,
 	findPreference,
 	findRecipient,
+	localesOf,
 	marketingFacts,
 	type PreferenceRow,
 	preferenceHistory,
 	productsOf,
 	savePreference,
-	upsertRecipient,
+	startingPreferences,
+	upsertRecipients,
 } from "./preferences.repo";
-import { templates } from "./templates";
+import { type Template, templates } from "./templates";
 import { UNSUBSCRIBE_FIELD } from "./templates/template";
 import { confirmPage, donePage } from "./unsubscribe-page";
 
@@ -66,6 +71,7 @@ type QueueRequest = Omit<NewMail, "from" | "rendered" | "headers"> & {
 	topic?: string;
 };
 type QueueOutcome = { queued: boolean } | { suppressed: SuppressionReason };
+type PurchaseFact = { kind: "account-created"; message: AccountCreatedMessage } | { kind: "product-added"; message: ProductAddedMessage };
 type Ctx<P = unknown> = Context<P, PortalMeta>;
 
 interface Vars {
@@ -74,6 +80,9 @@ interface Vars {
 	deliveryRun?: Promise<number>;
 	campaignTimer?: NodeJS.Timeout;
 	campaignRun?: Promise<number>;
+	/** Purchase facts arriving together (a burst of purchases) share a transaction and a delivery pass. */
+	purchaseFacts: GroupCommit<PurchaseFact, undefined>;
+	recordPurchaseFacts(facts: PurchaseFact[]): Promise<undefined[]>;
 	queue(mail: QueueRequest, trx?: Knex.Transaction): Promise<QueueOutcome>;
 	deliver(): Promise<number>;
 	runCampaigns(): Promise<number>;
@@ -136,6 +145,51 @@ const evidenceOf = (ctx: Ctx) => ({
 	userAgent: ctx.meta.request?.userAgent ?? null,
 	requestId: ctx.meta.request?.requestId ?? null,
 });
+
+function templateFor(name: string): Template {
+	const template = templates.get(name);
+	if (!template) throw new Error(`unknown mail template '${name}'`);
+	return template;
+}
+
+/** A mail rendered in the locale, from the sender its kind goes out under. */
+function compose(
+	mail: Omit<QueueRequest, "data" | "topic">,
+	values: Record<string, string>,
+	locale: string | null,
+	config: PortalConfig,
+	headers: Record<string, string> = {},
+): NewMail {
+	const rendered = templateFor(mail.template).render(values, locale);
+	const from = rendered.kind === "marketing" ? config.mailFrom.marketing : config.mailFrom.service;
+	return { ...mail, rendered, from, headers };
+}
+
+/** The service mail a purchase fact sends: welcome with the activation link, or the new product. */
+function purchaseMail({ kind, message: m }: PurchaseFact, publicUrl: string): QueueRequest {
+	if (kind === "product-added") {
+		return {
+			idempotencyKey: `product-added:${m.messageId}`,
+			accountId: m.accountId,
+			template: "product-added",
+			to: m.email,
+			data: { username: m.username, productName: m.product.name, portalUrl: publicUrl },
+		};
+	}
+	return {
+		idempotencyKey: `welcome:${m.messageId}`,
+		accountId: m.accountId,
+		template: "welcome",
+		to: m.email,
+		data: {
+			name: m.givenName ?? m.username,
+			username: m.username,
+			productName: m.product.name,
+			activationUrl: `${publicUrl}/activate?token=${encodeURIComponent(m.activationToken)}`,
+			expiresAt: new Date(m.activationExpiresAt).toUTCString(),
+		},
+	};
+}
 
 const campaignView = (c: CampaignRow, report: CampaignReport) => ({
 	id: c.id,
@@ -363,50 +417,9 @@ const CommunicationsService = defineService<CommunicationsThis>({
 		[Channels.accountCreated]: {
 			group: "communications",
 			context: true,
-			async handler(ctx: Ctx<AccountCreatedMessage>) {
-				const m = ctx.params;
-				const config = portalConfig(this.broker);
-				const optIn = needsOptIn(m.country, config.marketingOptInCountries);
-				await this.db.transaction(async (trx: Knex.Transaction) => {
-					await upsertRecipient(
-						trx,
-						{
-							account_id: m.accountId,
-							email: m.email,
-							username: m.username,
-							given_name: m.givenName ?? null,
-							country: m.country,
-							region: m.region,
-						},
-						m.product,
-					);
-					// The jurisdiction decides the starting point (R18); a later choice is never overwritten.
-					await savePreference(
-						trx,
-						m.accountId,
-						{
-							marketingEmail: !optIn,
-							topics: {},
-							locale: null,
-							source: optIn ? "jurisdiction-default" : "default",
-							evidence: { country: m.country ?? null, region: m.region ?? null, optInRequired: optIn, messageId: m.messageId },
-						},
-						true,
-					);
-				});
-				await this.queue({
-					idempotencyKey: `welcome:${m.messageId}`,
-					accountId: m.accountId,
-					template: "welcome",
-					to: m.email,
-					data: {
-						name: m.givenName ?? m.username,
-						username: m.username,
-						productName: m.product.name,
-						activationUrl: `${config.publicUrl}/activate?token=${encodeURIComponent(m.activationToken)}`,
-						expiresAt: new Date(m.activationExpiresAt).toUTCString(),
-					},
-				});
+			maxInFlight: GROUP_COMMIT_IN_FLIGHT,
+			handler(ctx: Ctx<AccountCreatedMessage>): Promise<undefined> {
+				return this.purchaseFacts.submit({ kind: "account-created", message: ctx.params });
 			},
 		},
 		[Channels.mailRequested]: {
@@ -420,16 +433,9 @@ const CommunicationsService = defineService<CommunicationsThis>({
 		[Channels.productAdded]: {
 			group: "communications",
 			context: true,
-			async handler(ctx: Ctx<ProductAddedMessage>) {
-				const m = ctx.params;
-				await upsertRecipient(this.db, { account_id: m.accountId, email: m.email, username: m.username }, m.product);
-				await this.queue({
-					idempotencyKey: `product-added:${m.messageId}`,
-					accountId: m.accountId,
-					template: "product-added",
-					to: m.email,
-					data: { username: m.username, productName: m.product.name, portalUrl: portalConfig(this.broker).publicUrl },
-				});
+			maxInFlight: GROUP_COMMIT_IN_FLIGHT,
+			handler(ctx: Ctx<ProductAddedMessage>): Promise<undefined> {
+				return this.purchaseFacts.submit({ kind: "product-added", message: ctx.params });
 			},
 		},
 		/** R10: our copy of the address follows the one the owner confirmed in profile. */
@@ -450,14 +456,66 @@ const CommunicationsService = defineService<CommunicationsThis>({
 
 	methods: {
 		/**
+		 * A group of purchase facts in one transaction: each account becomes a recipient with its
+		 * product; a new account gets the starting preference its jurisdiction decides (R18; a later
+		 * choice is never overwritten) and its welcome mail, an existing one the product-added mail.
+		 */
+		async recordPurchaseFacts(facts: PurchaseFact[]): Promise<undefined[]> {
+			const config = portalConfig(this.broker);
+			const created = facts.flatMap((f) => (f.kind === "account-created" ? [f.message] : []));
+			await this.db.transaction(async (trx: Knex.Transaction) => {
+				await upsertRecipients(
+					trx,
+					facts.map(({ kind, message: m }) =>
+						kind === "account-created"
+							? {
+									account_id: m.accountId,
+									email: m.email,
+									username: m.username,
+									given_name: m.givenName,
+									country: m.country,
+									region: m.region,
+								}
+							: { account_id: m.accountId, email: m.email, username: m.username },
+					),
+					facts.map(({ message: m }) => ({ account_id: m.accountId, ...m.product })),
+				);
+				await startingPreferences(
+					trx,
+					created.map((m) => {
+						const optIn = needsOptIn(m.country, config.marketingOptInCountries);
+						return {
+							accountId: m.accountId,
+							marketingEmail: !optIn,
+							source: optIn ? "jurisdiction-default" : "default",
+							evidence: { country: m.country ?? null, region: m.region ?? null, optInRequired: optIn, messageId: m.messageId },
+						};
+					}),
+				);
+				const locales = await localesOf(
+					trx,
+					facts.map((f) => f.message.accountId),
+				);
+				await enqueueMails(
+					trx,
+					facts.map((fact) => {
+						const { data, ...mail } = purchaseMail(fact, config.publicUrl);
+						return compose(mail, data, locales.get(fact.message.accountId) ?? null, config);
+					}),
+				);
+			});
+			void this.deliver().catch(() => undefined);
+			return facts.map(() => undefined);
+		},
+
+		/**
 		 * Renders and queues a mail once per idempotency key, in the account's language. Service mail
 		 * always goes (R19); marketing only where the rule allows it (R18), from the marketing sender,
 		 * with the one-click unsubscribe headers and link (R20). Delivery happens in the background.
 		 */
 		async queue({ data, topic, ...mail }: QueueRequest, trx?: Knex.Transaction): Promise<QueueOutcome> {
 			const db = trx ?? this.db;
-			const template = templates.get(mail.template);
-			if (!template) throw new Error(`unknown mail template '${mail.template}'`);
+			const template = templateFor(mail.template);
 			const config = portalConfig(this.broker);
 			let headers: Record<string, string> = {};
 			let values = data;
@@ -470,9 +528,7 @@ const CommunicationsService = defineService<CommunicationsThis>({
 				headers = { "List-Unsubscribe": `<${url}>`, "List-Unsubscribe-Post": "List-Unsubscribe=One-Click" };
 			}
 			const locale = mail.accountId ? ((await findPreference(db, mail.accountId))?.locale ?? null) : null;
-			const rendered = template.render(values, locale);
-			const from = rendered.kind === "marketing" ? config.mailFrom.marketing : config.mailFrom.service;
-			const queued = await enqueueMail(db, { ...mail, rendered, from, headers });
+			const queued = await enqueueMail(db, compose(mail, values, locale, config, headers));
 			if (queued && !trx) void this.deliver().catch(() => undefined);
 			return { queued };
 		},
@@ -606,6 +662,7 @@ const CommunicationsService = defineService<CommunicationsThis>({
 
 	created() {
 		this.sender = createSender(portalConfig(this.broker).smtpUrl);
+		this.purchaseFacts = new GroupCommit((facts) => this.recordPurchaseFacts(facts));
 	},
 
 	started() {

@@ -37,24 +37,32 @@ export interface NewMail {
 
 /** Queues a mail once per idempotency key (R21); a repeated key is a no-op. */
 export async function enqueueMail(db: Knex, mail: NewMail): Promise<boolean> {
+	return (await enqueueMails(db, [mail])) === 1;
+}
+
+/** Queues mails in one statement, each once per idempotency key; returns how many were new. */
+export async function enqueueMails(db: Knex, batch: readonly NewMail[]): Promise<number> {
+	if (batch.length === 0) return 0;
 	const inserted = await db(mails)
-		.insert({
-			id: randomUUID(),
-			idempotency_key: mail.idempotencyKey,
-			account_id: mail.accountId ?? null,
-			kind: mail.rendered.kind,
-			template: mail.template,
-			to_address: mail.to,
-			from_address: mail.from,
-			subject: mail.rendered.subject,
-			text_body: mail.rendered.text,
-			html_body: mail.rendered.html,
-			headers: mail.headers ?? {},
-		})
+		.insert(
+			batch.map((mail) => ({
+				id: randomUUID(),
+				idempotency_key: mail.idempotencyKey,
+				account_id: mail.accountId ?? null,
+				kind: mail.rendered.kind,
+				template: mail.template,
+				to_address: mail.to,
+				from_address: mail.from,
+				subject: mail.rendered.subject,
+				text_body: mail.rendered.text,
+				html_body: mail.rendered.html,
+				headers: mail.headers ?? {},
+			})),
+		)
 		.onConflict("idempotency_key")
 		.ignore()
 		.returning("id");
-	return inserted.length === 1;
+	return inserted.length;
 }
 
 /** How long a claimed mail stays ours before another replica may take it over. */

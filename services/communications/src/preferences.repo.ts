@@ -28,32 +28,44 @@ export interface PreferenceRow {
 /** Where a preference change came from (R18: each change recorded with time and source). */
 export type PreferenceSource = "jurisdiction-default" | "default" | "account" | "unsubscribe-link";
 
-/** Communications' own copy of an account's address and products, kept from identity's channels. */
-export async function upsertRecipient(
+/** What a purchase fact tells about a recipient; fields left out (or null) keep what is known. */
+export type RecipientFacts = Pick<RecipientRow, "account_id" | "email" | "username"> & Partial<RecipientRow>;
+
+/**
+ * Communications' own copy of accounts' addresses and products, kept from identity's channels: a
+ * group of facts in two statements. Facts about one account are merged, later ones winning.
+ */
+export async function upsertRecipients(
 	db: Knex,
-	r: Omit<RecipientRow, "given_name" | "country" | "region"> & Partial<RecipientRow>,
-	product?: { code: string; name: string },
+	facts: readonly RecipientFacts[],
+	owned: readonly { account_id: string; code: string; name: string }[],
 ): Promise<void> {
-	const facts = { email: r.email, username: r.username, updated_at: new Date() };
-	const optional = Object.fromEntries(
-		Object.entries({ given_name: r.given_name, country: r.country?.toUpperCase(), region: r.region }).filter(([, v]) => v != null),
-	);
-	const upsert = db(recipients)
-		.insert({ account_id: r.account_id, ...facts, ...optional })
-		.onConflict("account_id")
-		.merge({ ...facts, ...optional });
-	if (!product) {
-		await upsert;
-		return;
+	const byAccount = new Map<string, Record<string, unknown>>();
+	const updatedAt = new Date();
+	for (const r of facts) {
+		const known = Object.entries({ ...r, country: r.country?.toUpperCase() }).filter(([, v]) => v != null);
+		byAccount.set(r.account_id, { ...byAccount.get(r.account_id), ...Object.fromEntries(known), updated_at: updatedAt });
 	}
-	// With its product in the same statement: one round trip per purchase fact, not two.
-	const { sql, bindings } = upsert.returning("account_id").toSQL();
-	await db.raw(
-		`with recipient as (${sql})
-		insert into ${products} (account_id, product_code, product_name) select account_id, ?, ? from recipient
-		on conflict (account_id, product_code) do nothing`,
-		[...bindings, product.code, product.name],
-	);
+	if (byAccount.size > 0) {
+		const keep = (column: string) => db.raw("coalesce(excluded.??, ??.??)", [column, recipients, column]);
+		await db(recipients)
+			.insert([...byAccount.values()])
+			.onConflict("account_id")
+			.merge({
+				email: db.raw("excluded.email"),
+				username: db.raw("excluded.username"),
+				updated_at: db.raw("excluded.updated_at"),
+				given_name: keep("given_name"),
+				country: keep("country"),
+				region: keep("region"),
+			});
+	}
+	if (owned.length > 0) {
+		await db(products)
+			.insert(owned.map((p) => ({ account_id: p.account_id, product_code: p.code, product_name: p.name })))
+			.onConflict(["account_id", "product_code"])
+			.ignore();
+	}
 }
 
 /** R10: the owner confirmed a new address; later mail (campaigns included) goes there. False when unknown here. */
@@ -82,30 +94,18 @@ export interface PreferenceChange {
 	evidence?: Record<string, unknown>;
 }
 
-/**
- * Writes the preference and its history row together, in one statement (it runs for every new
- * account); `onlyIfMissing` sets a default without overriding a choice. False when nothing was written.
- */
-export async function savePreference(
-	trx: Knex.Transaction,
-	accountId: string,
-	change: PreferenceChange,
-	onlyIfMissing = false,
-): Promise<boolean> {
-	const onConflict = onlyIfMissing
-		? "do nothing"
-		: `do update set marketing_email = excluded.marketing_email, topics = excluded.topics, locale = excluded.locale,
-			source = excluded.source, updated_at = excluded.updated_at`;
+/** Writes the owner's preference and its history row together, in one statement. */
+export async function savePreference(trx: Knex.Transaction, accountId: string, change: PreferenceChange): Promise<void> {
 	const topics = JSON.stringify(change.topics);
-	const { rows } = await trx.raw<{ rows: unknown[] }>(
+	await trx.raw(
 		`with written as (
 			insert into ${preferences} (account_id, marketing_email, topics, locale, source, updated_at)
 			values (?, ?, ?, ?, ?, ?)
-			on conflict (account_id) ${onConflict}
+			on conflict (account_id) do update set marketing_email = excluded.marketing_email, topics = excluded.topics,
+				locale = excluded.locale, source = excluded.source, updated_at = excluded.updated_at
 			returning account_id)
 		insert into ${changes} (id, account_id, source, marketing_email, topics, locale, evidence)
-		select ?, account_id, ?, ?, ?, ?, ? from written
-		returning id`,
+		select ?, account_id, ?, ?, ?, ?, ? from written`,
 		[
 			accountId,
 			change.marketingEmail,
@@ -121,7 +121,44 @@ export async function savePreference(
 			JSON.stringify(change.evidence ?? {}),
 		],
 	);
-	return rows.length === 1;
+}
+
+/**
+ * R18: new accounts' starting preferences, each recorded with its evidence, in one statement; an
+ * account that already has a preference keeps it (a later choice is never overwritten).
+ */
+export async function startingPreferences(
+	trx: Knex.Transaction,
+	starts: readonly { accountId: string; marketingEmail: boolean; source: PreferenceSource; evidence: Record<string, unknown> }[],
+): Promise<void> {
+	const input = [...new Map(starts.map((s) => [s.accountId, s])).values()].map((s) => ({
+		account_id: s.accountId,
+		marketing_email: s.marketingEmail,
+		source: s.source,
+		evidence: s.evidence,
+		change_id: randomUUID(),
+	}));
+	if (input.length === 0) return;
+	await trx.raw(
+		`with input as (
+			select * from jsonb_to_recordset(?::jsonb) as i (account_id uuid, marketing_email boolean, source text, evidence jsonb, change_id uuid)),
+		written as (
+			insert into ${preferences} (account_id, marketing_email, topics, locale, source)
+			select account_id, marketing_email, '{}', null, source from input
+			on conflict (account_id) do nothing
+			returning account_id)
+		insert into ${changes} (id, account_id, source, marketing_email, topics, locale, evidence)
+		select i.change_id, i.account_id, i.source, i.marketing_email, '{}', null, i.evidence from written join input i using (account_id)`,
+		[JSON.stringify(input)],
+	);
+}
+
+/** The language each account chose for its mail (null: the default). */
+export async function localesOf(db: Knex, accountIds: readonly string[]): Promise<Map<string, string | null>> {
+	const rows: { account_id: string; locale: string | null }[] = await db(preferences)
+		.whereIn("account_id", [...new Set(accountIds)])
+		.select("account_id", "locale");
+	return new Map(rows.map((r) => [r.account_id, r.locale]));
 }
 
 export function preferenceHistory(db: Knex, accountId: string) {
