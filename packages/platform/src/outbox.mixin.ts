@@ -8,7 +8,6 @@ export interface OutboxThis {
 	db: Knex;
 	dbReady: Promise<void>;
 	enqueue<T extends DurableMessage>(trx: Knex.Transaction, channel: string, message: Omit<T, keyof DurableMessage>): Promise<string>;
-	enqueueAll(trx: Knex.Transaction, facts: readonly { channel: string; message: object }[]): Promise<void>;
 	outboxInsert<T extends DurableMessage>(db: Knex, channel: string, message: Omit<T, keyof DurableMessage>): Knex.QueryBuilder;
 	relayOutbox(): Promise<number>;
 	relayOutboxSoon(): void;
@@ -42,11 +41,6 @@ export function Outbox(opts: { schema: string; intervalMs?: number }): Partial<S
 				const row = outboxRow(channel, message);
 				await trx(table).insert(row);
 				return row.id;
-			},
-
-			/** Several facts in one insert (a group commit's). */
-			async enqueueAll(trx: Knex.Transaction, facts: readonly { channel: string; message: object }[]): Promise<void> {
-				if (facts.length > 0) await trx(table).insert(facts.map((f) => outboxRow(f.channel, f.message)));
 			},
 
 			/**
@@ -122,7 +116,8 @@ export function Outbox(opts: { schema: string; intervalMs?: number }): Partial<S
 	});
 }
 
-function outboxRow(channel: string, message: object) {
+/** An outbox row: its id is the message's id, which consumers deduplicate on. */
+export function outboxRow(channel: string, message: object): { id: string; channel: string; payload: DurableMessage } {
 	const messageId = randomUUID();
 	return { id: messageId, channel, payload: { messageId, occurredAt: new Date().toISOString(), ...message } };
 }

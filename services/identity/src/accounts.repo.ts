@@ -7,6 +7,7 @@ import { usernameCandidates } from "./usernames";
 const accounts = "identity.accounts";
 const products = "identity.account_products";
 const tokens = "identity.tokens";
+const outbox = "identity.outbox";
 
 export const normalizeEmail = (email: string): string => email.trim().toLowerCase();
 
@@ -72,20 +73,36 @@ export interface RecordedPurchase {
 	productIsNew: boolean;
 }
 
+/** An outbox row for a purchase's fact, less the account's id, user name and email (the statement adds them). */
+export interface PurchaseFactRow {
+	id: string;
+	channel: string;
+	payload: object;
+}
+
+/** A purchase as it is recorded: the event, where it came from, the activation token a new account gets, and the fact for each outcome. */
+export interface PurchaseToRecord {
+	event: PurchaseEvent;
+	source: "channel" | "webhook";
+	activation: { tokenHash: string; expiresAt: Date };
+	facts: { accountCreated: PurchaseFactRow; productAdded: PurchaseFactRow };
+}
+
+/** The outbox row of the fact a decided purchase reports, completed with its account (SQL; `f` is the fact row). */
+const factInsert = (from: string) =>
+	`insert into ${outbox} (id, channel, payload)
+	select (f->>'id')::uuid, f->>'channel', (f->'payload') || jsonb_build_object('accountId', id, 'username', username, 'email', email)
+	from ${from}`;
+
 /**
- * R1/R2, the account side of a purchase in one statement per user name tried (it is on the hot path:
- * one round trip instead of five): finds the account by email (without case) or creates a pending one
- * with a unique user name and the given activation token (its hash), records the event for it once
- * per `eventId` and adds the product. An event seen before changes nothing, so purchases can share a
- * transaction. Safe under concurrency: a racing insert of the same email is detected by the unique
- * index and re-read.
+ * R1/R2, the account side of one purchase in one statement per user name tried: finds the account by
+ * email (without case) or creates a pending one with a unique user name and the given activation
+ * token (its hash), records the event for it once per `eventId`, adds the product and writes the fact
+ * for communications. An event seen before changes nothing. Safe under concurrency: a racing insert
+ * of the same email is detected by the unique index and re-read.
  */
-export async function recordPurchaseEvent(
-	trx: Knex.Transaction,
-	event: PurchaseEvent,
-	source: "channel" | "webhook",
-	activation: { tokenHash: string; expiresAt: Date },
-): Promise<RecordedPurchase> {
+export async function recordPurchaseEvent(trx: Knex.Transaction, purchase: PurchaseToRecord): Promise<RecordedPurchase> {
+	const { event, source, activation, facts } = purchase;
 	const email = event.customer.email;
 	const emailNormalized = normalizeEmail(email);
 	const code = event.product.code.toUpperCase();
@@ -111,7 +128,10 @@ export async function recordPurchaseEvent(
 				insert into ${products} (account_id, product_code, product_name, order_id, since)
 				select account_id, ?, ?, ?, ? from fresh
 				on conflict (account_id, product_code) do nothing
-				returning 1)
+				returning 1),
+			fact as (
+				${factInsert(`(select case when created then ?::jsonb else ?::jsonb end as f, id, username, email from account
+					where exists (select from fresh) and (created or exists (select from product))) decided`)})
 			select *, exists (select from fresh) as fresh, exists (select from product) as product_is_new from account`,
 			[
 				emailNormalized,
@@ -132,6 +152,8 @@ export async function recordPurchaseEvent(
 				event.product.name,
 				event.orderId,
 				event.occurredAt,
+				JSON.stringify(facts.accountCreated),
+				JSON.stringify(facts.productAdded),
 			],
 		);
 		const [found] = rows;
@@ -144,25 +166,16 @@ export async function recordPurchaseEvent(
 	throw new Error("unreachable: username candidates are infinite");
 }
 
-/** A purchase as `recordPurchaseGroup` takes it: the event, where it came from, the activation token to give a new account. */
-export interface PurchaseToRecord {
-	event: PurchaseEvent;
-	source: "channel" | "webhook";
-	activation: { tokenHash: string; expiresAt: Date };
-}
-
 /**
- * `recordPurchaseEvent` for a group of purchases in one statement: what one statement can decide
- * alone, it records (under load, nearly all of a group). A purchase it leaves undecided (its first
- * user name is taken, or another transaction is creating its account) gets `undefined`, for
- * `recordPurchaseEvent` to settle. Purchases of one email are taken in order: the first creates the
- * account, the others add to it; an event id repeated in the group is a duplicate after its first.
+ * `recordPurchaseEvent` for a group of purchases in one statement (it commits on its own): what one
+ * statement can decide alone, it records — under load, nearly all of a group. A purchase it leaves
+ * undecided (its first user name is taken, or another transaction is creating its account) gets
+ * `undefined`, for `recordPurchaseEvent` to settle. Purchases of one email are taken in order: the
+ * first creates the account, the others add to it; an event id repeated in the group is a duplicate
+ * after its first.
  */
-export async function recordPurchaseGroup(
-	trx: Knex.Transaction,
-	purchases: readonly PurchaseToRecord[],
-): Promise<(RecordedPurchase | undefined)[]> {
-	const input = purchases.map(({ event, source, activation }, ord) => {
+export async function recordPurchaseGroup(db: Knex, purchases: readonly PurchaseToRecord[]): Promise<(RecordedPurchase | undefined)[]> {
+	const input = purchases.map(({ event, source, activation, facts }, ord) => {
 		const emailNormalized = normalizeEmail(event.customer.email);
 		return {
 			ord,
@@ -179,15 +192,17 @@ export async function recordPurchaseGroup(
 			product_name: event.product.name,
 			occurred_at: event.occurredAt,
 			source,
+			fact_created: facts.accountCreated,
+			fact_added: facts.productAdded,
 		};
 	});
-	const { rows } = await trx.raw<{
+	const { rows } = await db.raw<{
 		rows: (AccountRow & { ord: number; is_new: boolean; created: boolean; fresh: boolean; product_is_new: boolean })[];
 	}>(
 		`with input as (
 			select * from jsonb_to_recordset(?::jsonb) as i (ord int, event_id text, order_id text, email text, email_normalized text,
 				username text, account_id uuid, token_id uuid, token_hash text, expires_at timestamptz, product_code text, product_name text,
-				occurred_at timestamptz, source text)),
+				occurred_at timestamptz, source text, fact_created jsonb, fact_added jsonb)),
 		seen as (select event_id from identity.purchase_events where event_id in (select event_id from input)),
 		existing as (select * from ${accounts} where email_normalized in (select email_normalized from input) order by id for update),
 		creating as (
@@ -217,11 +232,16 @@ export async function recordPurchaseGroup(
 			insert into ${products} (account_id, product_code, product_name, order_id, since)
 			select a.id, p.product_code, p.product_name, p.order_id, p.occurred_at from first_of_product p join account a using (email_normalized)
 			on conflict (account_id, product_code) do nothing
-			returning account_id, product_code)
-		select i.ord, a.*, a.is_new and a.id = i.account_id as created,
-			exists (select from first_of_event f join fresh using (event_id) where f.ord = i.ord) as fresh,
-			exists (select from first_of_product p join product using (product_code) where p.ord = i.ord and product.account_id = a.id) as product_is_new
-		from input i join account a using (email_normalized)`,
+			returning account_id, product_code),
+		decided as (
+			select i.ord, i.fact_created, i.fact_added, a.id, a.username, a.email, a.is_new and a.id = i.account_id as created,
+				exists (select from first_of_event f join fresh using (event_id) where f.ord = i.ord) as fresh,
+				exists (select from first_of_product p join product using (product_code) where p.ord = i.ord and product.account_id = a.id) as product_is_new
+			from input i join account a using (email_normalized)),
+		fact as (
+			${factInsert(`(select case when created then fact_created else fact_added end as f, id, username, email from decided
+				where fresh and (created or product_is_new)) reported`)})
+		select d.ord, d.created, d.fresh, d.product_is_new, a.* from decided d join account a using (id)`,
 		[JSON.stringify(input)],
 	);
 	const decided: (RecordedPurchase | undefined)[] = purchases.map(() => undefined);

@@ -26,9 +26,9 @@ import {
 	firstDelivery,
 	GROUP_COMMIT_IN_FLIGHT,
 	GroupCommit,
+	MAX_GROUP,
 	isTransientDatabaseError,
 	type Knex,
-	MAX_GROUP,
 	NotFound,
 	OutageSafeCache,
 	Outbox,
@@ -851,11 +851,11 @@ const IdentityService = defineService<IdentityThis>({
 	created() {
 		// R6/R12 across a Redis outage: sessions revoked while Redis was away are never served from it.
 		this.sessionCache = new OutageSafeCache(this.broker, ALL_SESSIONS);
-		// Purchases arriving together (a burst, redeliveries after an outage) share a transaction; a
-		// second group commits while the first waits on the database.
+		// Purchases arriving together (a burst, redeliveries after an outage) are recorded together; a
+		// second group is recorded while the first waits on the database. Groups lock accounts in id
+		// order and create them in email order, so two groups may wait for each other but not deadlock.
 		this.purchases = new GroupCommit(
-			(received) =>
-				recordPurchases(this.db, this.enqueueAll.bind(this), received, portalConfig(this.broker).activationTtlHours * 3_600_000),
+			(received) => recordPurchases(this.db, received, portalConfig(this.broker).activationTtlHours * 3_600_000),
 			MAX_GROUP,
 			2,
 		);

@@ -1,7 +1,7 @@
 import { type AccountCreatedMessage, Channels, type ProductAddedMessage, type PurchaseEvent, purchaseEventSchema } from "@portal/contracts";
-import type { FieldError, Knex } from "@portal/platform";
+import { type FieldError, type Knex, outboxRow } from "@portal/platform";
 import Validator from "fastest-validator";
-import { recordPurchaseEvent, recordPurchaseGroup } from "./accounts.repo";
+import { type PurchaseToRecord, type RecordedPurchase, recordPurchaseEvent, recordPurchaseGroup } from "./accounts.repo";
 import { newSingleUseToken } from "./tokens.repo";
 
 export type PurchaseOutcome = "account-created" | "product-added" | "already-owned" | "duplicate";
@@ -31,11 +31,6 @@ export function parsePurchaseEvent(input: unknown): { event: PurchaseEvent } | {
 	return { event };
 }
 
-/** A fact for communications and compliance, written to the outbox with the purchases it reports. */
-export type PurchaseFact =
-	| { channel: typeof Channels.accountCreated; message: Omit<AccountCreatedMessage, "messageId" | "occurredAt"> }
-	| { channel: typeof Channels.productAdded; message: Omit<ProductAddedMessage, "messageId" | "occurredAt"> };
-
 export interface ReceivedPurchase {
 	event: PurchaseEvent;
 	source: "channel" | "webhook";
@@ -46,60 +41,57 @@ export interface PurchaseResult {
 	accountId: string;
 }
 
+type AccountFields = "messageId" | "occurredAt" | "accountId" | "username" | "email";
+
+/** The facts a purchase may report to communications and compliance: which one is decided by the database. */
+function factsOf(event: PurchaseEvent, activation: { token: string; expiresAt: Date }): PurchaseToRecord["facts"] {
+	const product = { code: event.product.code.toUpperCase(), name: event.product.name };
+	const created: Omit<AccountCreatedMessage, AccountFields> = {
+		givenName: event.customer.givenName,
+		familyName: event.customer.familyName,
+		company: event.customer.company,
+		country: event.customer.country,
+		region: event.customer.region,
+		product,
+		activationToken: activation.token,
+		activationExpiresAt: activation.expiresAt.toISOString(),
+	};
+	const added: Omit<ProductAddedMessage, AccountFields> = { product };
+	return { accountCreated: outboxRow(Channels.accountCreated, created), productAdded: outboxRow(Channels.productAdded, added) };
+}
+
+function outcomeOf({ account, created, fresh, productIsNew }: RecordedPurchase): PurchaseResult {
+	const outcome = !fresh ? "duplicate" : created ? "account-created" : productIsNew ? "product-added" : "already-owned";
+	return { outcome, accountId: account.id };
+}
+
 /**
  * R1/R2: one account per person (email compared without case), one effect per `eventId`. Each
- * purchase's account, product and activation token, and the facts for communications, are written
- * in one transaction for the group, so a crash leaves either all of it or none of it (and the events
- * are redelivered). A purchase seen before changes nothing.
+ * purchase's account, product, activation token and fact for communications are written by one
+ * statement, so a crash leaves either all of it or none of it (and the event is redelivered). A
+ * group is recorded by one statement; a purchase it cannot decide alone, on its own.
  */
 export async function recordPurchases(
 	db: Knex,
-	enqueueAll: (trx: Knex.Transaction, facts: PurchaseFact[]) => Promise<void>,
 	purchases: readonly ReceivedPurchase[],
 	activationTtlMs: number,
 ): Promise<PurchaseResult[]> {
+	const prepared = purchases.map((p) => {
+		const activation = newSingleUseToken(activationTtlMs);
+		return { ...p, activation, facts: factsOf(p.event, activation) };
+	});
+	const decided = await recordPurchaseGroup(db, prepared);
+	const results: PurchaseResult[] = [];
+	for (const [i, purchase] of prepared.entries()) results.push(outcomeOf(decided[i] ?? (await recordOnePurchase(db, purchase))));
+	return results;
+}
+
+function recordOnePurchase(db: Knex, purchase: PurchaseToRecord): Promise<RecordedPurchase> {
 	return db.transaction(async (trx) => {
-		const results: PurchaseResult[] = [];
-		const facts: PurchaseFact[] = [];
-		const received = purchases.map((p) => ({ ...p, activation: newSingleUseToken(activationTtlMs) }));
-		const decided = await recordPurchaseGroup(trx, received);
-		for (const [i, { event, source, activation }] of received.entries()) {
-			const { account, created, fresh, productIsNew } = decided[i] ?? (await recordPurchaseEvent(trx, event, source, activation));
-			const accountId = account.id;
-			if (!fresh) {
-				// Only an event id reused for another email, in flight at the same time, gets here with a
-				// new account: undo it; redelivered, the event finds its first delivery and is a duplicate.
-				if (created) throw new Error(`purchase event ${event.eventId} raced with another use of its id`);
-				results.push({ outcome: "duplicate", accountId });
-				continue;
-			}
-			const product = { code: event.product.code.toUpperCase(), name: event.product.name };
-			if (created) {
-				facts.push({
-					channel: Channels.accountCreated,
-					message: {
-						accountId,
-						username: account.username,
-						email: account.email,
-						givenName: event.customer.givenName,
-						familyName: event.customer.familyName,
-						company: event.customer.company,
-						country: event.customer.country,
-						region: event.customer.region,
-						product,
-						activationToken: activation.token,
-						activationExpiresAt: activation.expiresAt.toISOString(),
-					},
-				});
-				results.push({ outcome: "account-created", accountId });
-			} else if (productIsNew) {
-				facts.push({ channel: Channels.productAdded, message: { accountId, username: account.username, email: account.email, product } });
-				results.push({ outcome: "product-added", accountId });
-			} else {
-				results.push({ outcome: "already-owned", accountId });
-			}
-		}
-		await enqueueAll(trx, facts);
-		return results;
+		const recorded = await recordPurchaseEvent(trx, purchase);
+		// Only an event id reused for another email, in flight at the same time, gets here: undo the
+		// account; redelivered, the event finds its first delivery and is a duplicate.
+		if (recorded.created && !recorded.fresh) throw new Error(`purchase event ${purchase.event.eventId} raced with another use of its id`);
+		return recorded;
 	});
 }

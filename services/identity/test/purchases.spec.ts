@@ -1,5 +1,5 @@
 import { Channels, type DeadLetter, type PurchaseEvent } from "@portal/contracts";
-import type { Knex, OutboxThis } from "@portal/platform";
+import type { Knex } from "@portal/platform";
 import { eventually, purchaseEvent, startTestPortal, type TestPortal } from "../../../test/support/portal";
 import { recordPurchases } from "../src/purchases";
 
@@ -108,7 +108,6 @@ describe("identity: purchase events", () => {
 	});
 
 	it("R1/R2: purchases committed as one group are decided as if one by one", async () => {
-		const identity = portal.broker.getLocalService("identity") as unknown as OutboxThis;
 		const earlier = purchaseEvent({ email: "grouped.owner@example.com", product: "RB9" });
 		await portal.purchase(earlier);
 		const first = purchaseEvent({ email: "grouped@example.com", product: "RB9" });
@@ -122,7 +121,7 @@ describe("identity: purchase events", () => {
 			purchaseEvent({ email: "grouped.owner@example.com", product: "MR8" }),
 			earlier,
 		].map((event) => ({ event, source: "channel" as const }));
-		const results = await recordPurchases(db, identity.enqueueAll.bind(identity), group, 3_600_000);
+		const results = await recordPurchases(db, group, 3_600_000);
 		expect(results.map((r) => r.outcome)).toEqual([
 			"account-created",
 			"product-added",
@@ -146,6 +145,9 @@ describe("identity: purchase events", () => {
 		// The facts reach communications: a welcome and a product-added mail for the grouped account.
 		const mails = await portal.mailsFor("grouped@example.com", 2);
 		expect(mails.map((m) => m.template).sort()).toEqual(["product-added", "welcome"]);
+		// Settled on its own (its first user name was taken in the group): its fact carries its account too.
+		const [welcome] = await portal.mailsFor("same.name@two.example");
+		expect(welcome?.text).toContain("Your user name: same.name2");
 	});
 
 	it("R1: products are data: an unknown product code still creates the account", async () => {
