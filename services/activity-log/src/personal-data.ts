@@ -3,10 +3,11 @@ import { type Knex, ValidationError } from "@portal/platform";
 
 /**
  * Every table with an `account_id`, in export order: the columns a person gets (SQL expressions,
- * never secrets) and the keyset to page by, whose columns are among those selected.
+ * never secrets) and the keyset to page by, whose columns are among those selected. `indexed`: an
+ * index holds the table in `(account_id, ...key)` order, so a page is one short index range scan.
  */
 const TABLES = [
-	{ table: "usage_records", key: ["id"], columns: ["id", "kind", "at", "detail"] },
+	{ table: "usage_records", key: ["id"], columns: ["id", "kind", "at", "detail"], indexed: true },
 	{ table: "daily_counts", key: ["day", "kind"], columns: ["kind", "to_char(day, 'YYYY-MM-DD') as day", "count"] },
 	{ table: "links", key: ["code"], columns: ["code", "link_id", "href", "created_at"] },
 	{ table: "audit_entries", key: ["seq"], columns: ["seq", "action", "actor", "at", "detail", "prev_hash", "hash", "recorded_at"] },
@@ -67,6 +68,19 @@ function decode(raw: string): Cursor {
 }
 
 /**
+ * Runs a page query with sorting priced out, so Postgres reads the page in index order. Left to its
+ * estimates, it sorts instead whenever it underrates the account's rows (a table never analysed, or
+ * an account outside its most common values): it then reads and sorts all of the account's remaining
+ * rows for every page, ~16 ms per 1 000-row page at 100 000 rows, and an export grows with the square.
+ */
+async function inIndexOrder(db: Knex, query: Knex.QueryBuilder): Promise<Record<string, unknown>[]> {
+	return db.transaction(async (trx) => {
+		await trx.raw("set local enable_sort = off");
+		return query.transacting(trx);
+	});
+}
+
+/**
  * One page of an account's records (contract: `PersonalDataExportPage`), by keyset: an account
  * with 100 000 usage records is read a thousand rows per call, never in one query or one array.
  */
@@ -84,7 +98,7 @@ export async function exportPage(db: Knex, accountId: string, rawCursor: string 
 			...(cursor.k as Knex.Value[]),
 		]);
 	}
-	const rows: Record<string, unknown>[] = await query;
+	const rows: Record<string, unknown>[] = "indexed" in spec ? await inIndexOrder(db, query) : await query;
 	const last = rows[rows.length - 1];
 	const page: PersonalDataExportPage = {
 		service: "activityLog",
