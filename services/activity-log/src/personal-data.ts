@@ -2,17 +2,28 @@ import type { PersonalDataDescription, PersonalDataExportPage } from "@portal/co
 import { type Knex, ValidationError } from "@portal/platform";
 
 /**
+ * A timestamp column written as JSON writes a Date (ISO 8601, UTC, milliseconds). Formatted by
+ * Postgres, the export skips parsing it into a Date and writing it back (~2 µs of CPU a row, a fifth
+ * of the inventory's). Local callers now get the string a remote one always got through JSON.
+ */
+const iso = <C extends string>(column: C) => `to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as ${column}` as const;
+
+/**
  * Every table with an `account_id`, in export order: the columns a person gets (SQL expressions,
  * never secrets) and the keyset to page by, whose columns are among those selected. `indexed`: an
  * index holds the table in `(account_id, ...key)` order, so a page is one short index range scan.
  */
 const TABLES = [
-	{ table: "usage_records", key: ["id"], columns: ["id", "kind", "at", "detail"], indexed: true },
+	{ table: "usage_records", key: ["id"], columns: ["id", "kind", iso("at"), "detail"], indexed: true },
 	{ table: "daily_counts", key: ["day", "kind"], columns: ["kind", "to_char(day, 'YYYY-MM-DD') as day", "count"] },
-	{ table: "links", key: ["code"], columns: ["code", "link_id", "href", "created_at"] },
-	{ table: "audit_entries", key: ["seq"], columns: ["seq", "action", "actor", "at", "detail", "prev_hash", "hash", "recorded_at"] },
+	{ table: "links", key: ["code"], columns: ["code", "link_id", "href", iso("created_at")] },
+	{
+		table: "audit_entries",
+		key: ["seq"],
+		columns: ["seq", "action", "actor", iso("at"), "detail", "prev_hash", "hash", iso("recorded_at")],
+	},
 	{ table: "audit_heads", key: ["account_id"], columns: ["seq", "hash"] },
-	{ table: "legal_holds", key: ["id"], columns: ["id", "reason", "placed_at", "lifted_at"] },
+	{ table: "legal_holds", key: ["id"], columns: ["id", "reason", iso("placed_at"), iso("lifted_at")] },
 ] as const;
 
 export const PAGE_SIZE = 1_000;

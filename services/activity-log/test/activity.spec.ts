@@ -375,4 +375,17 @@ describe("activity-log", () => {
 		expect(described).toEqual(withAccount.map((t: { table_name: string }) => `activity_log.${t.table_name}`).sort());
 		expect(JSON.stringify(collected)).not.toContain("message_id");
 	});
+
+	it("R26: exported times are what JSON writes for the time as a Date (UTC, to the millisecond)", async () => {
+		const accountId = randomUUID();
+		await db.raw(
+			`insert into activity_log.usage_records (message_id, account_id, kind, at, detail)
+			 values (?, ?, 'sign-in', '2026-03-01 12:34:56.789999+02', '{}'), (?, ?, 'sign-in', '2026-03-02 00:00:00+00', '{}')`,
+			[`iso-${accountId}-1`, accountId, `iso-${accountId}-2`, accountId],
+		);
+		const page = await call<{ records: Record<string, { at: unknown }[]> }>("activityLog.personalData", { op: "export", accountId });
+		const stored: { at: Date }[] = await db("activity_log.usage_records").where({ account_id: accountId }).orderBy("id").select("at");
+		expect(page.records.usage_records?.map((r) => r.at)).toEqual(["2026-03-01T10:34:56.789Z", "2026-03-02T00:00:00.000Z"]);
+		expect(JSON.stringify(page.records.usage_records?.map((r) => r.at))).toBe(JSON.stringify(stored.map((r) => r.at)));
+	});
 });
