@@ -80,4 +80,16 @@ export const migrations: readonly Migration[] = [
 			await db.raw("drop schema activity_log cascade");
 		},
 	},
+	{
+		// The personal-data export pages an account's usage records by id (personal-data.ts). Without an
+		// index in that order, every page read all of the account's remaining rows and sorted them: an
+		// account with 100 000 rows cost ~16 ms of Postgres per 1 000-row page, 1.6 s for the inventory.
+		name: "002_usage_records_account_id",
+		async up(db) {
+			await db.raw("create index usage_records_account_id on activity_log.usage_records (account_id, id)");
+		},
+		async down(db) {
+			await db.raw("drop index activity_log.usage_records_account_id");
+		},
+	},
 ];

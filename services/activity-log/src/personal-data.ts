@@ -2,19 +2,32 @@ import type { PersonalDataDescription, PersonalDataExportPage } from "@portal/co
 import { type Knex, ValidationError } from "@portal/platform";
 
 /**
+ * A timestamp column written as JSON writes a Date (ISO 8601, UTC, milliseconds). Formatted by
+ * Postgres, the export skips parsing it into a Date and writing it back (~2 µs of CPU a row, a fifth
+ * of the inventory's). Local callers now get the string a remote one always got through JSON.
+ */
+const iso = <C extends string>(column: C) => `to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as ${column}` as const;
+
+/**
  * Every table with an `account_id`, in export order: the columns a person gets (SQL expressions,
- * never secrets) and the keyset to page by, whose columns are among those selected.
+ * never secrets) and the keyset to page by, whose columns are among those selected. `indexed`: an
+ * index holds the table in `(account_id, ...key)` order, so a page is one short index range scan.
  */
 const TABLES = [
-	{ table: "usage_records", key: ["id"], columns: ["id", "kind", "at", "detail"] },
+	{ table: "usage_records", key: ["id"], columns: ["id", "kind", iso("at"), "detail"], indexed: true },
 	{ table: "daily_counts", key: ["day", "kind"], columns: ["kind", "to_char(day, 'YYYY-MM-DD') as day", "count"] },
-	{ table: "links", key: ["code"], columns: ["code", "link_id", "href", "created_at"] },
-	{ table: "audit_entries", key: ["seq"], columns: ["seq", "action", "actor", "at", "detail", "prev_hash", "hash", "recorded_at"] },
+	{ table: "links", key: ["code"], columns: ["code", "link_id", "href", iso("created_at")] },
+	{
+		table: "audit_entries",
+		key: ["seq"],
+		columns: ["seq", "action", "actor", iso("at"), "detail", "prev_hash", "hash", iso("recorded_at")],
+	},
 	{ table: "audit_heads", key: ["account_id"], columns: ["seq", "hash"] },
-	{ table: "legal_holds", key: ["id"], columns: ["id", "reason", "placed_at", "lifted_at"] },
+	{ table: "legal_holds", key: ["id"], columns: ["id", "reason", iso("placed_at"), iso("lifted_at")] },
 ] as const;
 
-export const PAGE_SIZE = 1_000;
+/** ~1 MB of JSON a page: a page's fixed cost (a broker call, a transaction) is then small beside its rows. */
+export const PAGE_SIZE = 5_000;
 
 export const description: PersonalDataDescription = {
 	service: "activityLog",
@@ -67,8 +80,21 @@ function decode(raw: string): Cursor {
 }
 
 /**
+ * Runs a page query with sorting priced out, so Postgres reads the page in index order. Left to its
+ * estimates, it sorts instead whenever it underrates the account's rows (a table never analysed, or
+ * an account outside its most common values): it then reads and sorts all of the account's remaining
+ * rows for every page, ~16 ms per 1 000-row page at 100 000 rows, and an export grows with the square.
+ */
+async function inIndexOrder(db: Knex, query: Knex.QueryBuilder): Promise<Record<string, unknown>[]> {
+	return db.transaction(async (trx) => {
+		await trx.raw("set local enable_sort = off");
+		return query.transacting(trx);
+	});
+}
+
+/**
  * One page of an account's records (contract: `PersonalDataExportPage`), by keyset: an account
- * with 100 000 usage records is read a thousand rows per call, never in one query or one array.
+ * with 100 000 usage records is read PAGE_SIZE rows per call, never in one query or one array.
  */
 export async function exportPage(db: Knex, accountId: string, rawCursor: string | undefined): Promise<PersonalDataExportPage> {
 	const cursor = rawCursor ? decode(rawCursor) : { t: 0, k: [] };
@@ -84,7 +110,7 @@ export async function exportPage(db: Knex, accountId: string, rawCursor: string 
 			...(cursor.k as Knex.Value[]),
 		]);
 	}
-	const rows: Record<string, unknown>[] = await query;
+	const rows: Record<string, unknown>[] = "indexed" in spec ? await inIndexOrder(db, query) : await query;
 	const last = rows[rows.length - 1];
 	const page: PersonalDataExportPage = {
 		service: "activityLog",

@@ -7,6 +7,7 @@ import { knex } from "knex";
 import { infraMode } from "../../../test/support/infra";
 import { activatedAccount, eventually, startTestPortal, type TestPortal } from "../../../test/support/portal";
 import { verifyAuditChains } from "../src";
+import { PAGE_SIZE } from "../src/personal-data";
 import { PURGE_LOCK_KEY } from "../src/retention";
 
 /** R14–R17: usage records and counts, tracked mail links, retention with legal holds, the audit chain. */
@@ -337,7 +338,8 @@ describe("activity-log", () => {
 
 	it("R14: the personal-data export pages through every record of an account by keyset", async () => {
 		const heavy = randomUUID();
-		const rows = Array.from({ length: 2_300 }, (_, i) => ({
+		const count = 2 * PAGE_SIZE + 300;
+		const rows = Array.from({ length: count }, (_, i) => ({
 			message_id: `seed-${heavy}-${i}`,
 			account_id: heavy,
 			kind: "link-click",
@@ -353,6 +355,7 @@ describe("activity-log", () => {
 		const collected: Record<string, unknown[]> = {};
 		let cursor: string | undefined;
 		let pages = 0;
+		let usagePages = 0;
 		do {
 			const page = await call<{ records: Record<string, unknown[]>; nextCursor?: string }>("activityLog.personalData", {
 				op: "export",
@@ -360,12 +363,14 @@ describe("activity-log", () => {
 				...(cursor ? { cursor } : {}),
 			});
 			for (const [table, list] of Object.entries(page.records)) collected[table] = [...(collected[table] ?? []), ...list];
+			if (page.records.usage_records?.length) usagePages += 1;
 			cursor = page.nextCursor;
 			pages += 1;
 		} while (cursor);
 		expect(pages).toBeGreaterThanOrEqual(3);
-		expect(collected.usage_records).toHaveLength(2_300);
-		expect(new Set(collected.usage_records?.map((r) => (r as { id: string }).id)).size).toBe(2_300);
+		expect(usagePages).toBe(3);
+		expect(collected.usage_records).toHaveLength(count);
+		expect(new Set(collected.usage_records?.map((r) => (r as { id: string }).id)).size).toBe(count);
 		expect(collected.audit_entries).toHaveLength(1);
 		const description = await call<{ categories: { tables: string[] }[] }>("activityLog.personalData", { op: "describe" });
 		const described = description.categories.flatMap((c) => c.tables).sort();
@@ -374,5 +379,18 @@ describe("activity-log", () => {
 			.select("table_name");
 		expect(described).toEqual(withAccount.map((t: { table_name: string }) => `activity_log.${t.table_name}`).sort());
 		expect(JSON.stringify(collected)).not.toContain("message_id");
+	});
+
+	it("R26: exported times are what JSON writes for the time as a Date (UTC, to the millisecond)", async () => {
+		const accountId = randomUUID();
+		await db.raw(
+			`insert into activity_log.usage_records (message_id, account_id, kind, at, detail)
+			 values (?, ?, 'sign-in', '2026-03-01 12:34:56.789999+02', '{}'), (?, ?, 'sign-in', '2026-03-02 00:00:00+00', '{}')`,
+			[`iso-${accountId}-1`, accountId, `iso-${accountId}-2`, accountId],
+		);
+		const page = await call<{ records: Record<string, { at: unknown }[]> }>("activityLog.personalData", { op: "export", accountId });
+		const stored: { at: Date }[] = await db("activity_log.usage_records").where({ account_id: accountId }).orderBy("id").select("at");
+		expect(page.records.usage_records?.map((r) => r.at)).toEqual(["2026-03-01T10:34:56.789Z", "2026-03-02T00:00:00.000Z"]);
+		expect(JSON.stringify(page.records.usage_records?.map((r) => r.at))).toBe(JSON.stringify(stored.map((r) => r.at)));
 	});
 });

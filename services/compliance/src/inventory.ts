@@ -64,6 +64,21 @@ export function withoutSecrets(value: unknown): unknown {
 	return value;
 }
 
+/** Every key SECRET_FIELD matches contains one of these words, in letters JSON never escapes. */
+const SECRET_WORD = /password|secret|token|totp|recovery/i;
+
+/**
+ * A record as JSON, without secrets. Copying every record through withoutSecrets before writing it
+ * was ~15 % of the inventory's CPU, so the record is written as it is, and only a text that holds one
+ * of the words anywhere (in a key, or merely in a value) is written again through withoutSecrets: a
+ * secret's key cannot be in the text without its word. The output is the same either way (both write
+ * a Date as its ISO string).
+ */
+export function recordJson(record: unknown): string {
+	const json = JSON.stringify(record);
+	return SECRET_WORD.test(json) ? JSON.stringify(withoutSecrets(record)) : json;
+}
+
 export interface InventoryHeader {
 	requestId: string;
 	accountId: string;
@@ -81,7 +96,8 @@ async function* jsonChunks(broker: ServiceBroker, header: InventoryHeader, descr
 		for await (const records of exportPages(broker, name, header.accountId)) {
 			const parts: string[] = [];
 			for (const [collection, rows] of Object.entries(records)) {
-				for (const row of rows) parts.push(JSON.stringify({ collection, record: withoutSecrets(row) }));
+				const open = `{"collection":${JSON.stringify(collection)},"record":`;
+				for (const row of rows) parts.push(`${open}${recordJson(row)}}`);
 			}
 			if (parts.length === 0) continue;
 			yield `${first ? "" : ","}${parts.join(",")}`;
