@@ -1,9 +1,9 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
-import { Middleware as ChannelsMiddleware } from "@moleculer/channels";
 import {
 	AccessMiddleware,
 	CallMetricsMiddleware,
+	ChannelsMiddleware,
 	DomainMetricsMiddleware,
 	HealthMiddleware,
 	InProcessChannels,
@@ -15,9 +15,6 @@ import {
 	StrictValidator,
 } from "@portal/platform";
 import { type BrokerOptions, type Context, Errors } from "moleculer";
-
-/** Channels' option types demand every default; the adapter fills them in. */
-type ChannelOptions = Parameters<typeof ChannelsMiddleware>[0];
 
 /**
  * The one broker configuration every process uses, whatever services it runs (ARCHITECTURE:
@@ -97,7 +94,7 @@ export function brokerOptions(config: PortalConfig): BrokerOptions {
 						? { type: "Fake", options: { maxInFlight: 16 } }
 						: new InProcessChannels({ maxRetries: 5, maxInFlight: 16 }),
 				context: true,
-			} as unknown as ChannelOptions),
+			}),
 			// Last of ours, so it wraps the others: what they log while handling a request names it too.
 			RequestContextMiddleware(),
 			CallMetricsMiddleware(),

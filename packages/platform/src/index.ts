@@ -3,6 +3,7 @@ import "./moleculer-augment";
 export * from "./access.middleware";
 export * from "./broker-config";
 export * from "./cacher";
+export * from "./channels.middleware";
 export * from "./config";
 export * from "./crypto";
 export * from "./database";

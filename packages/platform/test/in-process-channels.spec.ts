@@ -1,9 +1,14 @@
-import { Middleware as ChannelsMiddleware } from "@moleculer/channels";
-import { InProcessChannels, loadConfig, RequestContextMiddleware, requestScope } from "@portal/platform";
+import {
+	ChannelMetric,
+	ChannelsMiddleware,
+	InProcessChannels,
+	loadConfig,
+	RequestContextMiddleware,
+	requestScope,
+	settleTallies,
+} from "@portal/platform";
 import { type Context, ServiceBroker, type ServiceSchema } from "moleculer";
 import { brokerOptions } from "../../../moleculer.config";
-
-type ChannelOptions = Parameters<typeof ChannelsMiddleware>[0];
 
 const brokers: ServiceBroker[] = [];
 afterEach(async () => {
@@ -17,7 +22,7 @@ async function startBroker(services: ServiceSchema[], opts: { shutdownTimeout?: 
 		tracking: { enabled: true, shutdownTimeout: opts.shutdownTimeout ?? 5_000 },
 		metrics: { enabled: true },
 		middlewares: [
-			ChannelsMiddleware({ adapter: new InProcessChannels({ maxRetries: 3, maxInFlight: 4 }), context: true } as unknown as ChannelOptions),
+			ChannelsMiddleware({ adapter: new InProcessChannels({ maxRetries: 3, maxInFlight: 4 }), context: true }),
 			RequestContextMiddleware(),
 		],
 	});
@@ -196,6 +201,50 @@ describe("in-process channels (embedded mode)", () => {
 		await until(() => seen.length === 3, "three deliveries");
 		await sleep(20);
 		expect(seen.sort()).toEqual([0, 1, 2]);
+	});
+
+	it("counts messages sent, handled and in flight as tallies written at scrape, without a timing histogram", async () => {
+		let release: () => void = () => undefined;
+		const held = new Promise<void>((resolve) => {
+			release = resolve;
+		});
+		const slow = consumer("slow", "test.counted", "counting", () => held);
+		const broker = await startBroker([slow.schema]);
+		for (let n = 1; n <= 6; n++) await broker.sendToChannel("test.counted", { n });
+		await until(() => slow.received.length === 4, "maxInFlight messages in the handler");
+		expect(counter(broker, ChannelMetric.total)).toBe(0);
+		settleTallies(broker);
+		expect(counter(broker, ChannelMetric.sent)).toBe(6);
+		expect(counter(broker, ChannelMetric.total)).toBe(4);
+		expect(counter(broker, ChannelMetric.active)).toBe(4);
+		release();
+		await until(() => slow.received.length === 6, "every message");
+		await sleep(10);
+		settleTallies(broker);
+		expect(counter(broker, ChannelMetric.total)).toBe(6);
+		expect(counter(broker, ChannelMetric.active)).toBe(0);
+		expect(broker.metrics.getMetric("moleculer.channels.messages.time")).toBeNull();
+		const series = broker.metrics.getMetric(ChannelMetric.total)?.snapshot() as { labels: Record<string, string> }[];
+		expect(series.map((s) => s.labels)).toEqual([{ channel: "test.counted", group: "counting" }]);
+	});
+
+	it("handlers' contexts belong to the broker itself", async () => {
+		let seen: unknown;
+		const broker = await startBroker([
+			{
+				name: "probe",
+				channels: {
+					"test.probe": {
+						handler(ctx: Context) {
+							seen = ctx.broker;
+						},
+					},
+				},
+			} as ServiceSchema,
+		]);
+		await broker.sendToChannel("test.probe", {});
+		await until(() => seen !== undefined, "the probe message");
+		expect(seen).toBe(broker);
 	});
 
 	it("context handlers get the sender's request id and meta", async () => {
