@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerResponse } from "node:http";
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { Actor, PortalMeta } from "@portal/contracts";
 import {
 	Forbidden,
@@ -325,6 +325,12 @@ const GatewayService: ServiceSchema<ApiSettingsSchema> = {
 
 	created() {
 		this.gpcHonoured = new Set<string>();
+		// Node closes an idle kept-alive connection after 5 s: a client or load balancer that reuses it at
+		// that moment loses its request ("other side closed", a 502). Outlast their idle timeouts (60 s
+		// on common balancers), so that they always close first.
+		const server: Server = this.server;
+		server.keepAliveTimeout = 65_000;
+		server.headersTimeout = 66_000;
 	},
 };
 

@@ -1,3 +1,4 @@
+import { get } from "node:http";
 import { purchaseEvent } from "@portal/server";
 import { activatedAccount, eventually, httpRequest, startTestPortal, type TestPortal } from "../../test/support/portal";
 
@@ -159,5 +160,15 @@ describe("gateway", () => {
 		for (let i = 0; i < 5; i++) await portal.request("GET", "/api/v1/me");
 		// The five requests and the first scrape itself; the second scrape is counted after it reads.
 		expect((await handled()) - before).toBe(6);
+	});
+
+	it("R30: keeps an idle connection longer than clients and load balancers do, so that they close it first", async () => {
+		const keepAlive = await new Promise<string | undefined>((resolve, reject) => {
+			get(`${portal.url}/healthz`, (res) => {
+				res.resume();
+				resolve(res.headers["keep-alive"]);
+			}).on("error", reject);
+		});
+		expect(keepAlive).toBe("timeout=65");
 	});
 });
