@@ -31,6 +31,7 @@ import {
 import type { Context } from "moleculer";
 import { migrations } from "../migrations";
 import {
+	anyCampaignDue,
 	type CampaignReport,
 	type CampaignRow,
 	campaignHistoryOf,
@@ -571,6 +572,7 @@ const CommunicationsService = defineService<CommunicationsThis>({
 		 * picks it up again, and the keys make a mail that was queued twice go out once.
 		 */
 		async campaignBatch(): Promise<boolean> {
+			if (!(await anyCampaignDue(this.db))) return false;
 			return this.db.transaction(async (trx: Knex.Transaction) => {
 				const campaign = await claimDueCampaign(trx);
 				if (!campaign) return false;
