@@ -7,7 +7,8 @@ import { eventually, freePort, purchaseEvent, startTestPortal, type TestPortal }
 import { type Replica, startReplica, stopAll, untilReady } from "./processes";
 import { type FaultServer, faultInfra, mailsPerAddress, natsServer, postgresServer } from "./servers";
 
-const EVENTS = 150;
+/** Enough that the kill lands mid-burst: identity records purchases in groups of up to 128. */
+const EVENTS = 1_500;
 
 /**
  * R3, R30: identity runs in its own process and is killed with SIGKILL in the middle of a burst of
