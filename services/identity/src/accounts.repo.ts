@@ -86,96 +86,22 @@ export interface PurchaseToRecord {
 	source: "channel" | "webhook";
 	activation: { tokenHash: string; expiresAt: Date };
 	facts: { accountCreated: PurchaseFactRow; productAdded: PurchaseFactRow };
-}
-
-/** The outbox row of the fact a decided purchase reports, completed with its account (SQL; `f` is the fact row). */
-const factInsert = (from: string) =>
-	`insert into ${outbox} (id, channel, payload)
-	select (f->>'id')::uuid, f->>'channel', (f->'payload') || jsonb_build_object('accountId', id, 'username', username, 'email', email)
-	from ${from}`;
-
-/**
- * R1/R2, the account side of one purchase in one statement per user name tried: finds the account by
- * email (without case) or creates a pending one with a unique user name and the given activation
- * token (its hash), records the event for it once per `eventId`, adds the product and writes the fact
- * for communications. An event seen before changes nothing. Safe under concurrency: a racing insert
- * of the same email is detected by the unique index and re-read.
- */
-export async function recordPurchaseEvent(trx: Knex.Transaction, purchase: PurchaseToRecord): Promise<RecordedPurchase> {
-	const { event, source, activation, facts } = purchase;
-	const email = event.customer.email;
-	const emailNormalized = normalizeEmail(email);
-	const code = event.product.code.toUpperCase();
-	for (const username of usernameCandidates(emailNormalized)) {
-		const { rows } = await trx.raw<{ rows: (AccountRow & { created: boolean; fresh: boolean; product_is_new: boolean })[] }>(
-			`with existing as (select * from ${accounts} where email_normalized = ? for update),
-			inserted as (
-				insert into ${accounts} (id, username, email, email_normalized, status)
-				select ?, ?, ?, ?, 'pending'
-				where not exists (select from existing) and not exists (select from identity.purchase_events where event_id = ?)
-				on conflict do nothing
-				returning *),
-			activation as (
-				insert into ${tokens} (id, account_id, purpose, token_hash, expires_at)
-				select ?, id, 'activation', ?, ? from inserted),
-			account as (select *, false as created from existing union all select *, true as created from inserted),
-			fresh as (
-				insert into identity.purchase_events (event_id, account_id, order_id, product_code, occurred_at, source)
-				select ?, id, ?, ?, ?, ? from account
-				on conflict (event_id) do nothing
-				returning account_id),
-			product as (
-				insert into ${products} (account_id, product_code, product_name, order_id, since)
-				select account_id, ?, ?, ?, ? from fresh
-				on conflict (account_id, product_code) do nothing
-				returning 1),
-			fact as (
-				${factInsert(`(select case when created then ?::jsonb else ?::jsonb end as f, id, username, email from account
-					where exists (select from fresh) and (created or exists (select from product))) decided`)})
-			select *, exists (select from fresh) as fresh, exists (select from product) as product_is_new from account`,
-			[
-				emailNormalized,
-				randomUUID(),
-				username,
-				email.trim(),
-				emailNormalized,
-				event.eventId,
-				randomUUID(),
-				activation.tokenHash,
-				activation.expiresAt,
-				event.eventId,
-				event.orderId,
-				code,
-				event.occurredAt,
-				source,
-				code,
-				event.product.name,
-				event.orderId,
-				event.occurredAt,
-				JSON.stringify(facts.accountCreated),
-				JSON.stringify(facts.productAdded),
-			],
-		);
-		const [found] = rows;
-		if (found) {
-			const { created, fresh, product_is_new, ...account } = found;
-			return { account, created, fresh, productIsNew: product_is_new };
-		}
-		// Either the email arrived concurrently (re-read on the next pass) or the user name is taken (next candidate).
-	}
-	throw new Error("unreachable: username candidates are infinite");
+	/** The user name a new account gets: the email's first candidate unless given. */
+	username?: string;
 }
 
 /**
- * `recordPurchaseEvent` for a group of purchases in one statement (it commits on its own): what one
- * statement can decide alone, it records — under load, nearly all of a group. A purchase it leaves
- * undecided (its first user name is taken, or another transaction is creating its account) gets
- * `undefined`, for `recordPurchaseEvent` to settle. Purchases of one email are taken in order: the
- * first creates the account, the others add to it; an event id repeated in the group is a duplicate
- * after its first.
+ * R1/R2, the account side of purchases, in one statement that commits on its own: finds each
+ * purchase's account by email (without case) or creates a pending one with its user name and
+ * activation token (the hash), records the event once per `eventId`, adds the product and writes the
+ * fact for communications. Purchases of one email are taken in order: the first creates the account,
+ * the others add to it; an event seen before (or earlier in the group) changes nothing. A purchase
+ * the statement cannot decide gets `undefined`: its user name is taken, or another transaction is
+ * creating its account (the unique indexes detect both; the next statement sees the account).
  */
 export async function recordPurchaseGroup(db: Knex, purchases: readonly PurchaseToRecord[]): Promise<(RecordedPurchase | undefined)[]> {
-	const input = purchases.map(({ event, source, activation, facts }, ord) => {
+	const input = purchases.map((purchase, ord) => {
+		const { event, source, activation, facts } = purchase;
 		const emailNormalized = normalizeEmail(event.customer.email);
 		return {
 			ord,
@@ -183,7 +109,7 @@ export async function recordPurchaseGroup(db: Knex, purchases: readonly Purchase
 			order_id: event.orderId,
 			email: event.customer.email.trim(),
 			email_normalized: emailNormalized,
-			username: usernameCandidates(emailNormalized).next().value,
+			username: purchase.username ?? usernameCandidates(emailNormalized).next().value,
 			account_id: randomUUID(),
 			token_id: randomUUID(),
 			token_hash: activation.tokenHash,
@@ -203,7 +129,7 @@ export async function recordPurchaseGroup(db: Knex, purchases: readonly Purchase
 			select * from jsonb_to_recordset(?::jsonb) as i (ord int, event_id text, order_id text, email text, email_normalized text,
 				username text, account_id uuid, token_id uuid, token_hash text, expires_at timestamptz, product_code text, product_name text,
 				occurred_at timestamptz, source text, fact_created jsonb, fact_added jsonb)),
-		seen as (select event_id from identity.purchase_events where event_id in (select event_id from input)),
+		seen as (select event_id, account_id from identity.purchase_events where event_id in (select event_id from input)),
 		existing as (select * from ${accounts} where email_normalized in (select email_normalized from input) order by id for update),
 		creating as (
 			select distinct on (email_normalized) * from input i
@@ -239,9 +165,15 @@ export async function recordPurchaseGroup(db: Knex, purchases: readonly Purchase
 				exists (select from first_of_product p join product using (product_code) where p.ord = i.ord and product.account_id = a.id) as product_is_new
 			from input i join account a using (email_normalized)),
 		fact as (
-			${factInsert(`(select case when created then fact_created else fact_added end as f, id, username, email from decided
-				where fresh and (created or product_is_new)) reported`)})
-		select d.ord, d.created, d.fresh, d.product_is_new, a.* from decided d join account a using (id)`,
+			insert into ${outbox} (id, channel, payload)
+			select (f->>'id')::uuid, f->>'channel', (f->'payload') || jsonb_build_object('accountId', id, 'username', username, 'email', email)
+			from (select case when created then fact_created else fact_added end as f, id, username, email from decided
+				where fresh and (created or product_is_new)) reported)
+		select d.ord, d.created, d.fresh, d.product_is_new, a.* from decided d join account a using (id)
+		union all
+		-- An event seen before under another email (a producer reusing an id): a duplicate of its first purchase.
+		select i.ord, false, false, false, a.*, false from input i join seen s using (event_id) join ${accounts} a on a.id = s.account_id
+		where not exists (select from decided d where d.ord = i.ord)`,
 		[JSON.stringify(input)],
 	);
 	const decided: (RecordedPurchase | undefined)[] = purchases.map(() => undefined);
@@ -249,6 +181,18 @@ export async function recordPurchaseGroup(db: Knex, purchases: readonly Purchase
 		decided[ord] = { account, created, fresh, productIsNew: product_is_new };
 	}
 	return decided;
+}
+
+/**
+ * Removes an account a purchase created although its event was recorded elsewhere at the same time
+ * (an event id reused for another email, both in flight): with no event, product or fact of its own,
+ * only its activation token goes with it.
+ */
+export async function dropRacedAccount(db: Knex, accountId: string): Promise<void> {
+	await db(accounts)
+		.where({ id: accountId, status: "pending" })
+		.whereNotExists(db("identity.purchase_events").where("account_id", accountId))
+		.delete();
 }
 
 export async function describe(db: Knex, account: AccountRow): Promise<Me> {

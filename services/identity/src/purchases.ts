@@ -1,8 +1,9 @@
 import { type AccountCreatedMessage, Channels, type ProductAddedMessage, type PurchaseEvent, purchaseEventSchema } from "@portal/contracts";
 import { type FieldError, type Knex, outboxRow } from "@portal/platform";
 import Validator from "fastest-validator";
-import { type PurchaseToRecord, type RecordedPurchase, recordPurchaseEvent, recordPurchaseGroup } from "./accounts.repo";
+import { dropRacedAccount, normalizeEmail, type PurchaseToRecord, type RecordedPurchase, recordPurchaseGroup } from "./accounts.repo";
 import { newSingleUseToken } from "./tokens.repo";
+import { usernameCandidates } from "./usernames";
 
 export type PurchaseOutcome = "account-created" | "product-added" | "already-owned" | "duplicate";
 
@@ -66,10 +67,10 @@ function outcomeOf({ account, created, fresh, productIsNew }: RecordedPurchase):
 }
 
 /**
- * R1/R2: one account per person (email compared without case), one effect per `eventId`. Each
- * purchase's account, product, activation token and fact for communications are written by one
- * statement, so a crash leaves either all of it or none of it (and the event is redelivered). A
- * group is recorded by one statement; a purchase it cannot decide alone, on its own.
+ * R1/R2: one account per person (email compared without case), one effect per `eventId`. A group of
+ * purchases is recorded by one statement (account, product, activation token and the fact for
+ * communications together: a crash leaves all of it or none, and the event is redelivered); what it
+ * cannot decide is recorded one purchase at a time, trying the email's next user names.
  */
 export async function recordPurchases(
 	db: Knex,
@@ -82,16 +83,18 @@ export async function recordPurchases(
 	});
 	const decided = await recordPurchaseGroup(db, prepared);
 	const results: PurchaseResult[] = [];
-	for (const [i, purchase] of prepared.entries()) results.push(outcomeOf(decided[i] ?? (await recordOnePurchase(db, purchase))));
+	for (const [i, purchase] of prepared.entries()) {
+		const recorded = decided[i] ?? (await recordOnePurchase(db, purchase));
+		if (recorded.created && !recorded.fresh) await dropRacedAccount(db, recorded.account.id);
+		results.push(outcomeOf(recorded));
+	}
 	return results;
 }
 
-function recordOnePurchase(db: Knex, purchase: PurchaseToRecord): Promise<RecordedPurchase> {
-	return db.transaction(async (trx) => {
-		const recorded = await recordPurchaseEvent(trx, purchase);
-		// Only an event id reused for another email, in flight at the same time, gets here: undo the
-		// account; redelivered, the event finds its first delivery and is a duplicate.
-		if (recorded.created && !recorded.fresh) throw new Error(`purchase event ${purchase.event.eventId} raced with another use of its id`);
-		return recorded;
-	});
+async function recordOnePurchase(db: Knex, purchase: PurchaseToRecord): Promise<RecordedPurchase> {
+	for (const username of usernameCandidates(normalizeEmail(purchase.event.customer.email))) {
+		const [recorded] = await recordPurchaseGroup(db, [{ ...purchase, username }]);
+		if (recorded) return recorded;
+	}
+	throw new Error("unreachable: username candidates are infinite");
 }

@@ -150,6 +150,15 @@ describe("identity: purchase events", () => {
 		expect(welcome?.text).toContain("Your user name: same.name2");
 	});
 
+	it("R2: an event id seen before is a duplicate even under another email: nothing is created for it", async () => {
+		const first = purchaseEvent({ email: "first.owner@example.com", product: "RB9" });
+		await portal.purchase(first);
+		const reused = { ...first, customer: { ...first.customer, email: "someone.else@example.com" } };
+		const res = await portal.purchase(reused);
+		expect(res.body).toEqual({ accepted: true, outcome: "duplicate" });
+		expect(await accountsFor("someone.else@example.com")).toHaveLength(0);
+	});
+
 	it("R1: products are data: an unknown product code still creates the account", async () => {
 		const res = await portal.purchase(purchaseEvent({ email: "new-product@example.com", product: "ZZ42" }));
 		expect(res.body.outcome).toBe("account-created");
