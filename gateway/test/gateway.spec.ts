@@ -163,7 +163,7 @@ describe("gateway", () => {
 	});
 
 	it("R30: keeps an idle connection longer than clients and load balancers do, so that they close it first", async () => {
-		const keepAlive = await new Promise<string | undefined>((resolve, reject) => {
+		const keepAlive = await new Promise<unknown>((resolve, reject) => {
 			get(`${portal.url}/healthz`, (res) => {
 				res.resume();
 				resolve(res.headers["keep-alive"]);
