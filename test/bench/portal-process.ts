@@ -24,8 +24,7 @@ export async function embeddedPortal(): Promise<RunningPortal> {
 	const env = { PORT: String(port), DATA_DIR: dataDir, LOG_LEVEL: "warn", NODE_ENV: "test" };
 	const child = startPortalProcess(env);
 	const url = `http://127.0.0.1:${port}`;
-	await waitFor(`${url}/readyz`);
-	return {
+	return readyOrStopped({
 		url,
 		env,
 		processes: [child],
@@ -33,7 +32,7 @@ export async function embeddedPortal(): Promise<RunningPortal> {
 			await stop(child);
 			rmSync(dataDir, { recursive: true, force: true });
 		},
-	};
+	});
 }
 
 /** Gateway and each service in its own process over NATS, on the given (fresh) infrastructure env. */
@@ -44,17 +43,26 @@ export async function separatePortal(infraEnv: Record<string, string>, services:
 	const healthPorts: number[] = [];
 	for (const _ of services) healthPorts.push(await freePort());
 	const processes = services.map((name, i) => startPortalProcess({ ...env, SERVICES: name, HEALTH_PORT: String(healthPorts[i]) }));
-	const url = `http://127.0.0.1:${port}`;
-	await waitFor(`${url}/readyz`);
-	return {
-		url,
+	return readyOrStopped({
+		url: `http://127.0.0.1:${port}`,
 		env,
 		processes,
 		healthPorts,
 		async stop() {
 			await Promise.all(processes.map((p) => stop(p)));
 		},
-	};
+	});
+}
+
+/** Waits until the portal answers ready; if it never does, stops its processes rather than leaving them behind. */
+async function readyOrStopped(portal: RunningPortal): Promise<RunningPortal> {
+	try {
+		await waitFor(`${portal.url}/readyz`);
+		return portal;
+	} catch (err) {
+		await portal.stop();
+		throw err;
+	}
 }
 
 /** A signed-in customer: purchase → welcome mail → activate; returns the bearer token. */
