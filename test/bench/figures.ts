@@ -1,12 +1,13 @@
 import { execFileSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
+import { once } from "node:events";
 import { existsSync } from "node:fs";
 import { Channels } from "@portal/contracts";
 import { loadConfig, openDatabase } from "@portal/platform";
 import { purchaseEvent } from "@portal/server";
 import { connect, JSONCodec, type JsMsg } from "nats";
 import { createTestInfra } from "../support/infra";
-import { load, percentile, pinned, SYSTEM_CPU, startNodeScript, startPortalProcess, stop, waitFor } from "./harness";
+import { load, percentile, pinned, processCpuMs, SYSTEM_CPU, startNodeScript, startPortalProcess, stop, waitFor } from "./harness";
 import { embeddedPortal, PASSWORD, provisionAccount, type RunningPortal, separatePortal } from "./portal-process";
 import type { Figure } from "./run";
 
@@ -106,31 +107,25 @@ export const figures: { id: string; run(): Promise<Figure[]> }[] = [
 				await infra.cleanup();
 			}
 			const embedded = await signInStorm(await embeddedPortal(), 0);
-			const raw = pinned(SYSTEM_CPU, "node_modules/.bin/tsx", ["--conditions=source", "test/bench/argon2-baseline.ts"], {
-				SECONDS: String(LOAD_SECONDS),
-				CONCURRENCY: "4",
-			});
-			let out = "";
-			raw.stdout?.on("data", (c: Buffer) => {
-				out += c.toString();
-			});
-			await new Promise((resolve) => raw.once("exit", resolve));
-			const baseline = JSON.parse(out) as { perSecond: number; msPerHash: number };
-			const ratio = pods.signIns / baseline.perSecond;
+			// The raw rate at its best: one hash at a time beats four on one core (each sweeps 19 MiB through
+			// the caches), and the portal hashes one at a time per core too.
+			const [one, four] = [await rawVerifies(1), await rawVerifies(4)];
+			const baseline = Math.max(one.perSecond, four.perSecond);
+			const ratio = pods.signIns / baseline;
 			return [
 				{
 					name: "sign-ins/s (argon2id m=19 MiB, t=2, p=1), gateway, identity, communications, activity-log processes on Postgres, Redis, NATS",
-					measured: `${fmt(pods.signIns, "/s")} (p99 ${pods.p99} ms, non-2xx ${pods.non2xx}); event-loop delay p99 ${pods.loopDelayP99.toFixed(1)} ms`,
-					baseline: `raw verify ${fmt(baseline.perSecond, "/s")} (${baseline.msPerHash.toFixed(1)} ms/hash)`,
+					measured: `${fmt(pods.signIns, "/s")} (p99 ${pods.p99} ms, non-2xx ${pods.non2xx}); event-loop delay p99 ${pods.loopDelayP99.toFixed(1)} ms; ${pods.cpuPerSignIn}`,
+					baseline: `raw verify, the better of one at a time ${fmt(one.perSecond, "/s")} (${one.msPerHash.toFixed(1)} ms/hash) and four ${fmt(four.perSecond, "/s")}`,
 					ratio,
 					target: "≥ 0.85; event-loop delay p99 < 20 ms",
 					pass: ratio >= 0.85 && pods.non2xx === 0 && pods.loopDelayP99 < 20,
 				},
 				{
 					name: "sign-ins/s, one embedded process (PGlite on the measured core)",
-					measured: `${fmt(embedded.signIns, "/s")} (p99 ${embedded.p99} ms, non-2xx ${embedded.non2xx}); event-loop delay p99 ${embedded.loopDelayP99.toFixed(1)} ms`,
+					measured: `${fmt(embedded.signIns, "/s")} (p99 ${embedded.p99} ms, non-2xx ${embedded.non2xx}); event-loop delay p99 ${embedded.loopDelayP99.toFixed(1)} ms; ${embedded.cpuPerSignIn}`,
 					baseline: "the same raw verify",
-					ratio: embedded.signIns / baseline.perSecond,
+					ratio: embedded.signIns / baseline,
 					target: "(shown for comparison)",
 					pass: embedded.non2xx === 0,
 				},
@@ -323,7 +318,8 @@ export const figures: { id: string; run(): Promise<Figure[]> }[] = [
 ];
 
 /**
- * 8 clients signing in for LOAD_SECONDS, after 2 s of the same to warm up. The event-loop delay is the portal's own gauge (p99 over
+ * 8 clients signing in for LOAD_SECONDS, after 2 s of the same to warm up. Each process's CPU per
+ * sign-in is reported beside the rate: the rate is one core divided by their sum. The event-loop delay is the portal's own gauge (p99 over
  * each second), read every half second from the process that runs identity, once the storm is warm
  * (the first second holds start-up and JIT, not the storm).
  */
@@ -351,11 +347,38 @@ async function signInStorm(portal: RunningPortal, identityProcess: number) {
 				() => undefined, // a scrape lost as the storm ends
 			);
 		}, 500);
+		const cpuBefore = portal.processes.map((p) => processCpuMs(p.pid));
 		const storm = await load({ ...signIn, seconds: LOAD_SECONDS }).finally(() => clearInterval(watch));
-		return { signIns: (storm.total - storm.non2xx) / LOAD_SECONDS, p99: storm.p99, non2xx: storm.non2xx, loopDelayP99 };
+		const cpuPerSignIn = portal.roles.map((role, i) => {
+			const [before, after] = [cpuBefore[i], processCpuMs(portal.processes[i]?.pid)];
+			if (!before || !after) return `${role} ?`;
+			const [main, others] = [(after.main - before.main) / storm.total, (after.others - before.others) / storm.total];
+			return others >= 1 ? `${role} ${main.toFixed(1)} (+${others.toFixed(1)} other threads)` : `${role} ${main.toFixed(1)}`;
+		});
+		return {
+			signIns: (storm.total - storm.non2xx) / LOAD_SECONDS,
+			p99: storm.p99,
+			non2xx: storm.non2xx,
+			loopDelayP99,
+			cpuPerSignIn: `CPU ms per sign-in: ${cpuPerSignIn.join(", ")}`,
+		};
 	} finally {
 		await portal.stop();
 	}
+}
+
+/** Raw argon2id verifies/s with the portal's parameters, `concurrency` at a time, pinned like the portal. */
+async function rawVerifies(concurrency: number): Promise<{ perSecond: number; msPerHash: number }> {
+	const raw = pinned(SYSTEM_CPU, "node_modules/.bin/tsx", ["--conditions=source", "test/bench/argon2-baseline.ts"], {
+		SECONDS: String(LOAD_SECONDS),
+		CONCURRENCY: String(concurrency),
+	});
+	let out = "";
+	raw.stdout?.on("data", (c: Buffer) => {
+		out += c.toString();
+	});
+	await once(raw, "exit");
+	return JSON.parse(out) as { perSecond: number; msPerHash: number };
 }
 
 /** The portal's event-loop delay p99 (ms, over its last second) from its /metrics. */

@@ -1,6 +1,6 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { once } from "node:events";
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 
 /**
  * The bench shares two cores fairly: whatever is measured (the portal or the raw baseline) runs on
@@ -42,6 +42,37 @@ export function startNodeScript(script: string, env: NodeJS.ProcessEnv, cpu = SY
 	const [bin, ...flags] = tsx;
 	return pinned(cpu, bin as string, [...flags, script, ...args], env);
 }
+
+/**
+ * CPU time a process has used so far, in ms: its main thread (the event loop) and its other threads
+ * (libuv's pool, where argon2 runs, and V8's helpers). From /proc; undefined where there is none.
+ */
+export function processCpuMs(pid: number | undefined): { main: number; others: number } | undefined {
+	if (pid === undefined || !existsSync(`/proc/${pid}/task`)) return undefined;
+	const used = { main: 0, others: 0 };
+	for (const tid of readdirSync(`/proc/${pid}/task`)) {
+		let stat: string;
+		try {
+			stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
+		} catch {
+			continue; // a thread that ended meanwhile
+		}
+		// After the command name: state is field 3, utime and stime are fields 14 and 15, in clock ticks.
+		const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+		const ms = ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+		if (tid === String(pid)) used.main += ms;
+		else used.others += ms;
+	}
+	return used;
+}
+
+const CLOCK_TICKS = (() => {
+	try {
+		return Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
+	} catch {
+		return 100;
+	}
+})();
 
 export async function stop(child: ChildProcess | undefined): Promise<void> {
 	if (!child || child.exitCode !== null) return;

@@ -12,6 +12,8 @@ export interface RunningPortal {
 	url: string;
 	env: Record<string, string>;
 	processes: ChildProcess[];
+	/** What each process runs, in the order of `processes`. */
+	roles: string[];
 	/** Each process's own probe and metrics port (separate processes only), in the order started. */
 	healthPorts?: number[];
 	stop(): Promise<void>;
@@ -28,6 +30,7 @@ export async function embeddedPortal(): Promise<RunningPortal> {
 		url,
 		env,
 		processes: [child],
+		roles: ["portal"],
 		async stop() {
 			await stop(child);
 			rmSync(dataDir, { recursive: true, force: true });
@@ -47,6 +50,7 @@ export async function separatePortal(infraEnv: Record<string, string>, services:
 		url: `http://127.0.0.1:${port}`,
 		env,
 		processes,
+		roles: services,
 		healthPorts,
 		async stop() {
 			await Promise.all(processes.map((p) => stop(p)));
