@@ -48,4 +48,28 @@ export const migrations: readonly Migration[] = [
 			await db.raw("drop schema sharing cascade");
 		},
 	},
+	{
+		// A check reads every grant between an owner and an actor, revoked ones included (check.ts
+		// decides what is live), which the partial index on live grants cannot serve: each uncached
+		// check scanned the whole table.
+		name: "002_grants_by_owner",
+		async up(db) {
+			await runStatements(
+				db,
+				`
+				create index grants_by_owner on sharing.grants (owner_id);
+				drop index sharing.grants_owner;
+			`,
+			);
+		},
+		async down(db) {
+			await runStatements(
+				db,
+				`
+				create index grants_owner on sharing.grants (owner_id) where revoked_at is null;
+				drop index sharing.grants_by_owner;
+			`,
+			);
+		},
+	},
 ];

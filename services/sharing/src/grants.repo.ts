@@ -35,7 +35,9 @@ export async function decisionInputs(db: Knex, ownerId: string, actorId: string)
 		   from (select coalesce((select version from sharing.owner_versions where owner_id = :ownerId), 0) as version) v
 		   left join ${grants} g on g.owner_id = :ownerId and (g.grantee_account_id = :actorId or g.team_id is not null)`,
 		{ ownerId, actorId },
-	)) as {
+		// A named statement: each connection plans it once, not on every uncached check (planning cost
+		// ~5× executing it).
+	).options({ name: "sharing_decision_inputs" })) as {
 		rows: (Pick<GrantRow, "sections" | "expires_at" | "revoked_at" | "team_id"> & {
 			version: string | number;
 			role: ShareRole | null;

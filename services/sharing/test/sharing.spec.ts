@@ -3,6 +3,7 @@ import type { Knex } from "@portal/platform";
 import { infraMode } from "../../../test/support/infra";
 import { activatedAccount, startTestPortal, type TestPortal } from "../../../test/support/portal";
 import { SharingService } from "../src";
+import { decisionInputs } from "../src/grants.repo";
 
 type Who = { token: string; account: { id: string; username: string } };
 
@@ -299,5 +300,30 @@ describe("sharing: grants, teams and what others see", () => {
 		);
 		expect(exported.records.grantsGiven?.length).toBeGreaterThanOrEqual(4);
 		expect(exported.records.teamsOwned).toHaveLength(2);
+	});
+
+	it("R12: an uncached check finds the owner's grants through an index, revoked ones included, never by reading the whole table", async () => {
+		const db = (portal.broker.getLocalService("sharing") as unknown as { db: Knex }).db;
+		let statement: { sql: string; bindings: unknown[] } | undefined;
+		const capture = (q: { sql: string; bindings: unknown[] }) => {
+			statement ??= q;
+		};
+		db.on("query", capture);
+		try {
+			await decisionInputs(db, owner.account.id, viewer.account.id);
+		} finally {
+			db.off("query", capture);
+		}
+		const { sql, bindings } = statement as NonNullable<typeof statement>;
+		// The bindings are the two account ids (uuids), safe to inline for EXPLAIN.
+		const literal = sql.replace(/\$(\d+)/g, (_, n: string) => `'${String(bindings[Number(n) - 1])}'::uuid`);
+		const plan = await db.transaction(async (trx) => {
+			// On a table this small a scan may be cheapest; what matters is that an index can serve the read.
+			await trx.raw("set local enable_seqscan = off");
+			const { rows } = await trx.raw<{ rows: { "QUERY PLAN": string }[] }>(`explain ${literal}`);
+			return rows.map((r) => r["QUERY PLAN"]).join("\n");
+		});
+		expect(plan).toContain("grants");
+		expect(plan).not.toMatch(/Seq Scan on grants/);
 	});
 });
