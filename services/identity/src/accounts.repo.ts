@@ -175,7 +175,8 @@ export async function recordPurchaseGroup(db: Knex, purchases: readonly Purchase
 		select i.ord, false, false, false, a.*, false from input i join seen s using (event_id) join ${accounts} a on a.id = s.account_id
 		where not exists (select from decided d where d.ord = i.ord)`,
 		[JSON.stringify(input)],
-	);
+		// A named statement: planned once per connection (planning was a third of its time for a group of ten).
+	).options({ name: "identity_record_purchases" });
 	const decided: (RecordedPurchase | undefined)[] = purchases.map(() => undefined);
 	for (const { ord, is_new: _, created, fresh, product_is_new, ...account } of rows) {
 		decided[ord] = { account, created, fresh, productIsNew: product_is_new };
