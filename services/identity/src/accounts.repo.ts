@@ -122,10 +122,11 @@ export async function recordPurchaseGroup(db: Knex, purchases: readonly Purchase
 			fact_added: facts.productAdded,
 		};
 	});
-	const { rows } = await db.raw<{
-		rows: (AccountRow & { ord: number; is_new: boolean; created: boolean; fresh: boolean; product_is_new: boolean })[];
-	}>(
-		`with input as (
+	const { rows } = await db
+		.raw<{
+			rows: (AccountRow & { ord: number; is_new: boolean; created: boolean; fresh: boolean; product_is_new: boolean })[];
+		}>(
+			`with input as (
 			select * from jsonb_to_recordset(?::jsonb) as i (ord int, event_id text, order_id text, email text, email_normalized text,
 				username text, account_id uuid, token_id uuid, token_hash text, expires_at timestamptz, product_code text, product_name text,
 				occurred_at timestamptz, source text, fact_created jsonb, fact_added jsonb)),
@@ -174,9 +175,10 @@ export async function recordPurchaseGroup(db: Knex, purchases: readonly Purchase
 		-- An event seen before under another email (a producer reusing an id): a duplicate of its first purchase.
 		select i.ord, false, false, false, a.*, false from input i join seen s using (event_id) join ${accounts} a on a.id = s.account_id
 		where not exists (select from decided d where d.ord = i.ord)`,
-		[JSON.stringify(input)],
-		// A named statement: planned once per connection (planning was a third of its time for a group of ten).
-	).options({ name: "identity_record_purchases" });
+			[JSON.stringify(input)],
+		)
+		// A named statement, planned once per connection: planning was ~0.9 of its ~3 ms for a group of nine.
+		.options({ name: "identity_record_purchases" });
 	const decided: (RecordedPurchase | undefined)[] = purchases.map(() => undefined);
 	for (const { ord, is_new: _, created, fresh, product_is_new, ...account } of rows) {
 		decided[ord] = { account, created, fresh, productIsNew: product_is_new };

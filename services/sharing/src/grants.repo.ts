@@ -29,15 +29,17 @@ export async function ownerVersion(db: Knex, ownerId: string): Promise<number> {
  * both from one snapshot, so the version tags exactly the grants the decision saw.
  */
 export async function decisionInputs(db: Knex, ownerId: string, actorId: string): Promise<{ version: number; grants: CandidateGrant[] }> {
-	const { rows } = (await db.raw(
-		`select v.version, g.role, g.sections, g.expires_at, g.revoked_at, g.team_id,
+	const { rows } = (await db
+		.raw(
+			`select v.version, g.role, g.sections, g.expires_at, g.revoked_at, g.team_id,
 		        exists (select 1 from sharing.team_members m where m.team_id = g.team_id and m.account_id = :actorId) as is_member
 		   from (select coalesce((select version from sharing.owner_versions where owner_id = :ownerId), 0) as version) v
 		   left join ${grants} g on g.owner_id = :ownerId and (g.grantee_account_id = :actorId or g.team_id is not null)`,
-		{ ownerId, actorId },
-		// A named statement: each connection plans it once, not on every uncached check (planning cost
-		// ~5× executing it).
-	).options({ name: "sharing_decision_inputs" })) as {
+			{ ownerId, actorId },
+		)
+		// A named statement, planned once per connection rather than on every uncached check (planning
+		// cost several times executing it).
+		.options({ name: "sharing_decision_inputs" })) as {
 		rows: (Pick<GrantRow, "sections" | "expires_at" | "revoked_at" | "team_id"> & {
 			version: string | number;
 			role: ShareRole | null;
