@@ -1,9 +1,9 @@
 import { createReadStream, existsSync, statSync } from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { extname, join, resolve, sep } from "node:path";
+import { dirname, extname, join, resolve, sep } from "node:path";
 
-/** Where `npm run build -w @portal/portal-ui` writes the UI (same relative place from src/ and dist/). */
-export const UI_DIST = resolve(__dirname, "../../packages/portal-ui/dist");
+/** Where `npm run build -w @portal/portal-ui` writes the UI, found through the package wherever this code runs from (sources, dist, the bundle). */
+export const UI_DIST = join(dirname(require.resolve("@portal/portal-ui/package.json")), "dist");
 
 const TYPES: Record<string, string> = {
 	".html": "text/html; charset=utf-8",

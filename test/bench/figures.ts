@@ -305,7 +305,7 @@ export const figures: { id: string; run(): Promise<Figure[]> }[] = [
 			const base = percentile(baselines, 50);
 			return [
 				{
-					name: "cold start of one service process (identity, compiled; Postgres, NATS, Redis) to /readyz 200",
+					name: "cold start of one service process (identity, the bundled entry the image runs; Postgres, NATS, Redis) to /readyz 200",
 					measured: `${ms} ms (median of 3); embedded PGlite in memory ${embedded} ms`,
 					baseline: `node -e '' ${base} ms`,
 					ratio: ms / base,

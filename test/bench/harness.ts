@@ -18,11 +18,11 @@ export function pinned(cpu: string, command: string, args: string[], env: NodeJS
 const tsx = ["node_modules/.bin/tsx", "--conditions=source"];
 
 /**
- * The portal as it ships: compiled JavaScript (run.ts builds it first). Run from the TypeScript
- * sources through tsx, every Error's stack is source-mapped, which costs more than the work itself
- * on some paths and is not what production pays.
+ * The portal as it ships: the bundled entry the image runs (run.ts builds it first). Run from the
+ * TypeScript sources through tsx, every Error's stack is source-mapped, which costs more than the work
+ * itself on some paths and is not what production pays.
  */
-export const PORTAL_ENTRY = "packages/server/dist/packages/server/src/start.js";
+export const PORTAL_ENTRY = "packages/server/dist/bundle/start.js";
 
 /**
  * `BENCH_PROFILE=<dir>`: every portal process writes a V8 CPU profile there when it stops (one

@@ -20,7 +20,7 @@ export interface Figure {
 
 async function main(): Promise<void> {
 	const only = process.argv.slice(2);
-	// Every figure runs the compiled portal (harness.ts PORTAL_ENTRY): build what changed.
+	// Every figure runs the portal as the image does (harness.ts PORTAL_ENTRY): build what changed.
 	execFileSync("npx", ["turbo", "run", "build", "--output-logs=errors-only"], { stdio: "inherit" });
 	const results: Figure[] = [];
 	for (const figure of figures) {

@@ -16,17 +16,21 @@ export interface Mail {
 	template: string;
 }
 
-export interface TestPortal {
-	broker: ServiceBroker;
-	config: PortalConfig;
+/** What a test does against a running portal over HTTP, wherever it runs (this process or another). */
+export interface PortalClient {
 	url: string;
-	infra: TestInfra;
 	/** fetch against the portal, JSON in and out. */
 	request(method: string, path: string, opts?: { body?: unknown; raw?: string; headers?: Record<string, string> }): Promise<TestResponse>;
 	/** Posts a purchase event through the signed webhook. */
 	purchase(event: PurchaseEvent): Promise<TestResponse>;
 	/** Waits until `to` has at least `count` captured mails, newest first. */
 	mailsFor(to: string, count?: number): Promise<Mail[]>;
+}
+
+export interface TestPortal extends PortalClient {
+	broker: ServiceBroker;
+	config: PortalConfig;
+	infra: TestInfra;
 	stop(): Promise<void>;
 }
 
@@ -102,13 +106,23 @@ export async function startTestPortal(
 	// With Postgres, migrations are a step before the services start, as in production.
 	if (config.databaseUrl) await migrateAll(config);
 	const broker = await startPortal(config);
-	const url = `http://127.0.0.1:${port}`;
-	const request: TestPortal["request"] = (method, path, o) => httpRequest(`${url}${path}`, method, o);
 	return {
+		...portalClient(`http://127.0.0.1:${port}`, config),
 		broker,
 		config,
-		url,
 		infra,
+		async stop() {
+			await broker.stop();
+			if (!opts.infra) await infra.cleanup();
+		},
+	};
+}
+
+/** HTTP access to the portal at `url`, which was started with `config` (its webhook secret signs purchases). */
+export function portalClient(url: string, config: PortalConfig): PortalClient {
+	const request: PortalClient["request"] = (method, path, o) => httpRequest(`${url}${path}`, method, o);
+	return {
+		url,
 		request,
 		purchase(event) {
 			const raw = JSON.stringify(event);
@@ -123,17 +137,13 @@ export async function startTestPortal(
 				return Array.isArray(res.body) && res.body.length >= count ? (res.body as Mail[]) : undefined;
 			}, `${count} mail(s) to ${to}`);
 		},
-		async stop() {
-			await broker.stop();
-			if (!opts.infra) await infra.cleanup();
-		},
 	};
 }
 
 export { purchaseEvent };
 
 /** Activates the account from its welcome mail and signs in; returns the bearer token and cookies. */
-export async function activatedAccount(portal: TestPortal, email: string, password = "correct horse battery staple 42") {
+export async function activatedAccount(portal: PortalClient, email: string, password = "correct horse battery staple 42") {
 	const res = await portal.purchase(purchaseEvent({ email, product: "RB9" }));
 	if (res.status !== 202) throw new Error(`purchase failed: ${res.status} ${JSON.stringify(res.body)}`);
 	const [welcome] = await portal.mailsFor(email);

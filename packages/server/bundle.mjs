@@ -1,0 +1,37 @@
+// The service process's entry as one file: `dist/bundle/start.js`, what the image runs.
+//
+// Loaded from node_modules, a process resolves and reads ~1 300 modules before its broker exists,
+// a third of its cold start (issue 10; BENCHMARKS.md). Bundled, it reads one file. Each service's
+// code and libraries stay lazy inside the bundle: a process loads only the services it runs.
+import { build } from "esbuild";
+
+await build({
+	entryPoints: { start: "src/start.ts" },
+	outdir: "dist/bundle",
+	bundle: true,
+	platform: "node",
+	target: "node20",
+	format: "cjs",
+	// Our workspaces from their TypeScript sources, as `npm start` and the tests run them.
+	conditions: ["source"],
+	// Stack traces keep their function names; `node --enable-source-maps` maps them to the sources.
+	keepNames: true,
+	sourcemap: "linked",
+	sourcesContent: false,
+	external: [
+		// Native binaries and WebAssembly, loaded from beside their own modules.
+		"@node-rs/argon2",
+		"@electric-sql/pglite",
+		"knex-pglite",
+		// Drivers that knex and pg load only when configured for them; none is installed.
+		"pg-native",
+		"better-sqlite3",
+		"sqlite3",
+		"mysql",
+		"mysql2",
+		"mariadb",
+		"oracledb",
+		"tedious",
+	],
+	logLevel: "warning",
+});

@@ -1,0 +1,76 @@
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { once } from "node:events";
+import { existsSync, readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { loadConfig } from "@portal/platform";
+import { migrateAll } from "@portal/server";
+import { createTestInfra, type TestInfra } from "../support/infra";
+import { activatedAccount, eventually, freePort, type PortalClient, portalClient } from "../support/portal";
+
+const ROOT = resolve(__dirname, "../..");
+const SERVER = join(ROOT, "packages/server");
+/** Where `npm run build -w @portal/portal-ui` writes the UI. */
+const UI_DIST = join(ROOT, "packages/portal-ui/dist");
+/** What deploy/Dockerfile runs. */
+const BUNDLE = "packages/server/dist/bundle/start.js";
+
+/**
+ * R30: the image runs one bundled file (packages/server/bundle.mjs builds it; see BENCHMARKS.md for
+ * why). Built here from this tree and started as a pod starts it, it must serve the whole portal,
+ * including what it finds on disk beside its packages (the UI, PGlite's WebAssembly).
+ */
+describe("the bundled entry the image runs", () => {
+	let infra: TestInfra;
+	let child: ChildProcess | undefined;
+	let output = "";
+	let portal: PortalClient;
+
+	beforeAll(async () => {
+		infra = await createTestInfra();
+		execFileSync("node", ["bundle.mjs"], { cwd: SERVER, stdio: "pipe" });
+		if (!existsSync(join(UI_DIST, "index.html")))
+			execFileSync("npm", ["run", "build", "-w", "@portal/portal-ui"], { cwd: ROOT, stdio: "ignore" });
+		const port = await freePort();
+		const env: Record<string, string> = { ...infra.env, NODE_ENV: "test", LOG_LEVEL: "warn", PORT: String(port) };
+		const config = loadConfig(env);
+		if (config.databaseUrl) await migrateAll(config);
+		const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env };
+		delete childEnv.NODE_OPTIONS; // Jest's VM-module flag is not for the portal.
+		child = spawn(process.execPath, [BUNDLE], { cwd: ROOT, env: childEnv, stdio: ["ignore", "pipe", "pipe"] });
+		const collect = (chunk: Buffer) => {
+			output += chunk.toString();
+		};
+		child.stdout?.on("data", collect);
+		child.stderr?.on("data", collect);
+		portal = portalClient(`http://127.0.0.1:${port}`, config);
+		await eventually(
+			async () => {
+				if (child?.exitCode !== null) throw new Error(`the bundle exited:\n${output}`);
+				return (await fetch(`${portal.url}/readyz`).catch(() => undefined))?.ok ? true : undefined;
+			},
+			"the bundled portal",
+			60_000,
+		);
+	}, 120_000);
+
+	afterAll(async () => {
+		if (child && child.exitCode === null) {
+			child.kill("SIGTERM");
+			await once(child, "exit");
+		}
+		await infra.cleanup();
+	});
+
+	it("R30: a purchase becomes an account that activates, signs in and reads its own profile", async () => {
+		const { token } = await activatedAccount(portal, "bundle@example.com");
+		const profile = await portal.request("GET", "/api/v1/profiles/me", { headers: { Authorization: `Bearer ${token}` } });
+		expect(profile.status).toBe(200);
+		expect(profile.body.contact.email).toBe("bundle@example.com");
+	});
+
+	it("R30: serves the built UI, found through its package rather than beside the code", async () => {
+		const page = await fetch(`${portal.url}/profile`);
+		expect(page.status).toBe(200);
+		expect(await page.text()).toBe(readFileSync(join(UI_DIST, "index.html"), "utf8"));
+	});
+});
