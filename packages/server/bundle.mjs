@@ -19,10 +19,11 @@ await build({
 	sourcemap: "linked",
 	sourcesContent: false,
 	external: [
-		// Native binaries and WebAssembly, loaded from beside their own modules.
+		// Native binaries, WebAssembly and the built UI, found beside their own packages at run time.
 		"@node-rs/argon2",
 		"@electric-sql/pglite",
 		"knex-pglite",
+		"@portal/portal-ui",
 		// Drivers that knex and pg load only when configured for them; none is installed.
 		"pg-native",
 		"better-sqlite3",

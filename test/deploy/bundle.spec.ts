@@ -31,7 +31,7 @@ describe("the bundled entry the image runs", () => {
 		if (!existsSync(join(UI_DIST, "index.html")))
 			execFileSync("npm", ["run", "build", "-w", "@portal/portal-ui"], { cwd: ROOT, stdio: "ignore" });
 		const port = await freePort();
-		const env: Record<string, string> = { ...infra.env, NODE_ENV: "test", LOG_LEVEL: "warn", PORT: String(port) };
+		const env: Record<string, string> = { ...infra.env, NODE_ENV: "test", LOG_LEVEL: "debug", PORT: String(port) };
 		const config = loadConfig(env);
 		if (config.databaseUrl) await migrateAll(config);
 		const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env };
@@ -72,5 +72,16 @@ describe("the bundled entry the image runs", () => {
 		const page = await fetch(`${portal.url}/profile`);
 		expect(page.status).toBe(200);
 		expect(await page.text()).toBe(readFileSync(join(UI_DIST, "index.html"), "utf8"));
+	});
+
+	it("R30: on SIGTERM the pod stops once, cleanly: each service stopped once, exit code 0, no error logged", async () => {
+		const running = child as ChildProcess;
+		const logged = output.length;
+		running.kill("SIGTERM");
+		const [code] = await once(running, "exit");
+		expect(code).toBe(0);
+		const lines = output.slice(logged).split("\n");
+		expect(lines.filter((line) => line.includes("Service 'identity' is stopping")).length).toBe(1);
+		expect(lines.filter((line) => /"level":(50|60)/.test(line))).toEqual([]);
 	});
 });
