@@ -51,9 +51,6 @@ export function brokerOptions(config: PortalConfig): BrokerOptions {
 		// JetStream's own flow control applies with NATS.
 		bulkhead: { enabled: false, concurrency: 10, maxQueueSize: 0 },
 		tracking: { enabled: true, shutdownTimeout: 10_000 },
-		// start.ts stops the broker on SIGTERM/SIGINT. Moleculer's own handlers would stop it a second
-		// time alongside (its Redis client then fails to quit twice, logged as an error on every pod stop).
-		skipProcessEventRegistration: true,
 		validator: new StrictValidator() as never,
 		metrics: { enabled: true, reporter: [new PrometheusText() as never] },
 		tracing:

@@ -48,17 +48,8 @@ async function main(): Promise<void> {
 	}
 	const broker = await startPortal(config);
 	process.stdout.write(`${explain(config, broker)}\n`);
-
-	let stopping = false;
-	const stop = async (signal: string) => {
-		if (stopping) return;
-		stopping = true;
-		broker.logger.info(`${signal} received: finishing in-flight work and stopping`);
-		await broker.stop();
-		process.exit(0);
-	};
-	process.on("SIGTERM", () => void stop("SIGTERM"));
-	process.on("SIGINT", () => void stop("SIGINT"));
+	// SIGTERM and SIGINT: the broker's own handlers stop it (in-flight work drains, tracking) and exit 0.
+	// A second handler here would stop it a second time alongside.
 }
 
 if (require.main === module) {
