@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { PGlite } from "@electric-sql/pglite";
-import { openDatabase } from "../src/database";
+import { databaseStarted, openDatabase } from "../src/database";
 import { startMemoryPglite } from "../src/memory-database";
 
 /** A usable, empty cluster: no table of ours yet, and one can be created, filled and read. */
@@ -27,6 +27,9 @@ describe("in-memory database (DATA_DIR=memory://)", () => {
 	it("each memory database is its own, and starts empty", async () => {
 		const [a, b] = [openDatabase({ dataDir: "memory://", databaseUrl: null }), openDatabase({ dataDir: "memory://", databaseUrl: null })];
 		try {
+			// In a fresh checkout there is no snapshot yet: both run initdb, which on a busy machine outlasts
+			// the acquire timeout (as services wait before their first query).
+			await Promise.all([databaseStarted(a), databaseStarted(b)]);
 			await a.raw("create table only_in_a (id int)");
 			await a("only_in_a").insert({ id: 1 });
 			expect(await a("only_in_a").select("id")).toEqual([{ id: 1 }]);
