@@ -1,11 +1,11 @@
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { once } from "node:events";
+import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { loadConfig } from "@portal/platform";
 import { migrateAll } from "@portal/server";
 import { createTestInfra, type TestInfra } from "../support/infra";
-import { activatedAccount, eventually, freePort, type PortalClient, portalClient } from "../support/portal";
+import { activatedAccount, type PortalClient, portalClient } from "../support/portal";
+import { type PortalProcess, startPortalProcess } from "../support/process-portal";
 
 const ROOT = resolve(__dirname, "../..");
 const SERVER = join(ROOT, "packages/server");
@@ -21,8 +21,7 @@ const BUNDLE = "packages/server/dist/bundle/start.js";
  */
 describe("the bundled entry the image runs", () => {
 	let infra: TestInfra;
-	let child: ChildProcess | undefined;
-	let output = "";
+	let pod: PortalProcess;
 	let portal: PortalClient;
 
 	beforeAll(async () => {
@@ -30,34 +29,15 @@ describe("the bundled entry the image runs", () => {
 		execFileSync("node", ["bundle.mjs"], { cwd: SERVER, stdio: "pipe" });
 		if (!existsSync(join(UI_DIST, "index.html")))
 			execFileSync("npm", ["run", "build", "-w", "@portal/portal-ui"], { cwd: ROOT, stdio: "ignore" });
-		const port = await freePort();
-		const env: Record<string, string> = { ...infra.env, NODE_ENV: "test", LOG_LEVEL: "debug", PORT: String(port) };
+		const env: Record<string, string> = { ...infra.env, NODE_ENV: "test", LOG_LEVEL: "debug" };
 		const config = loadConfig(env);
 		if (config.databaseUrl) await migrateAll(config);
-		const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env };
-		delete childEnv.NODE_OPTIONS; // Jest's VM-module flag is not for the portal.
-		child = spawn(process.execPath, [BUNDLE], { cwd: ROOT, env: childEnv, stdio: ["ignore", "pipe", "pipe"] });
-		const collect = (chunk: Buffer) => {
-			output += chunk.toString();
-		};
-		child.stdout?.on("data", collect);
-		child.stderr?.on("data", collect);
-		portal = portalClient(`http://127.0.0.1:${port}`, config);
-		await eventually(
-			async () => {
-				if (child?.exitCode !== null) throw new Error(`the bundle exited:\n${output}`);
-				return (await fetch(`${portal.url}/readyz`).catch(() => undefined))?.ok ? true : undefined;
-			},
-			"the bundled portal",
-			60_000,
-		);
+		pod = await startPortalProcess(env, [process.execPath, BUNDLE]);
+		portal = portalClient(pod.url, config);
 	}, 120_000);
 
 	afterAll(async () => {
-		if (child && child.exitCode === null) {
-			child.kill("SIGTERM");
-			await once(child, "exit");
-		}
+		await pod?.stop();
 		await infra.cleanup();
 	});
 
@@ -75,12 +55,9 @@ describe("the bundled entry the image runs", () => {
 	});
 
 	it("R30: on SIGTERM the pod stops once, cleanly: each service stopped once, exit code 0, no error logged", async () => {
-		const running = child as ChildProcess;
-		const logged = output.length;
-		running.kill("SIGTERM");
-		const [code] = await once(running, "exit");
-		expect(code).toBe(0);
-		const lines = output.slice(logged).split("\n");
+		const logged = pod.output().length;
+		expect(await pod.stop()).toBe(0);
+		const lines = pod.output().slice(logged).split("\n");
 		expect(lines.filter((line) => line.includes("Service 'identity' is stopping")).length).toBe(1);
 		expect(lines.filter((line) => /"level":(50|60)/.test(line))).toEqual([]);
 	});

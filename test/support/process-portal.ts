@@ -6,15 +6,23 @@ export interface PortalProcess {
 	url: string;
 	/** Everything the process wrote to stdout and stderr so far (its log lines). */
 	output(): string;
-	stop(): Promise<void>;
+	/** Sends SIGTERM, as Kubernetes does, and resolves with the exit code. */
+	stop(): Promise<number | null>;
 }
 
-/** The whole portal as a real child process (`npm start`'s entry), for tests that read its logs. */
-export async function startPortalProcess(env: Record<string, string>): Promise<PortalProcess> {
+/** `npm start`'s entry: the TypeScript sources through tsx. */
+const SOURCE_ENTRY = ["node_modules/.bin/tsx", "--conditions=source", "packages/server/src/start.ts"];
+
+/**
+ * The whole portal as a real child process, for tests that read its logs or its exit. `entry` is the
+ * command that starts it (the bundle the image runs, say); by default `npm start`'s.
+ */
+export async function startPortalProcess(env: Record<string, string>, entry = SOURCE_ENTRY): Promise<PortalProcess> {
 	const port = await freePort();
 	const url = `http://127.0.0.1:${port}`;
 	let output = "";
-	const child = spawn("node_modules/.bin/tsx", ["--conditions=source", "packages/server/src/start.ts"], {
+	const [command, ...args] = entry as [string, ...string[]];
+	const child = spawn(command, args, {
 		env: { ...process.env, ...env, PORT: String(port) },
 		stdio: ["ignore", "pipe", "pipe"],
 	});
@@ -23,14 +31,22 @@ export async function startPortalProcess(env: Record<string, string>): Promise<P
 	};
 	child.stdout?.on("data", collect);
 	child.stderr?.on("data", collect);
-	await eventually(async () => ((await fetch(`${url}/readyz`).catch(() => undefined))?.ok ? true : undefined), "the portal", 60_000);
+	await eventually(
+		async () => {
+			if (child.exitCode !== null) throw new Error(`the portal exited (${child.exitCode}):\n${output}`);
+			return (await fetch(`${url}/readyz`).catch(() => undefined))?.ok ? true : undefined;
+		},
+		"the portal",
+		60_000,
+	);
 	return {
 		url,
 		output: () => output,
 		async stop() {
-			if (child.exitCode !== null) return;
+			if (child.exitCode !== null) return child.exitCode;
 			child.kill("SIGTERM");
-			await once(child, "exit");
+			const [code] = (await once(child, "exit")) as [number | null];
+			return code;
 		},
 	};
 }
