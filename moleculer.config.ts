@@ -51,6 +51,9 @@ export function brokerOptions(config: PortalConfig): BrokerOptions {
 		// JetStream's own flow control applies with NATS.
 		bulkhead: { enabled: false, concurrency: 10, maxQueueSize: 0 },
 		tracking: { enabled: true, shutdownTimeout: 10_000 },
+		// Moleculer announces a process's changed services 1 s later (debounced) and does not cancel that
+		// on stop (moleculer#1185): the pending timer held a stopped broker's process open for up to 1 s.
+		stopped: (broker) => (broker.localServiceChanged as { cancel?: () => void }).cancel?.(),
 		validator: new StrictValidator() as never,
 		metrics: { enabled: true, reporter: [new PrometheusText() as never] },
 		tracing:

@@ -1,0 +1,32 @@
+import { execFileSync } from "node:child_process";
+import { resolve } from "node:path";
+import { createTestInfra, type TestInfra } from "../support/infra";
+
+const ROOT = resolve(__dirname, "../..");
+
+/**
+ * R30: a pod that stops must be free to exit. Whatever a stopped broker leaves scheduled holds its
+ * process open: a pod past its SIGTERM, a Jest worker past its graceful exit.
+ */
+describe("a stopped broker", () => {
+	let infra: TestInfra;
+
+	beforeAll(async () => {
+		infra = await createTestInfra();
+	});
+
+	afterAll(async () => {
+		await infra.cleanup();
+	});
+
+	it("R30: leaves no timer behind, even when stopped within a second of its services starting", () => {
+		const out = execFileSync("node_modules/.bin/tsx", ["--conditions=source", "test/deploy/broker-stop.child.ts"], {
+			cwd: ROOT,
+			env: { ...process.env, ...infra.env, NODE_ENV: "test", LOG_LEVEL: "error" },
+			encoding: "utf8",
+		});
+		const { answer, pending } = JSON.parse(out) as { answer: string; pending: string[] };
+		expect(answer).toBe("pong");
+		expect(pending.filter((resource) => resource === "Timeout")).toEqual([]);
+	}, 60_000);
+});
