@@ -7,7 +7,19 @@ import { loadConfig, openDatabase } from "@portal/platform";
 import { purchaseEvent } from "@portal/server";
 import { connect, JSONCodec, type JsMsg } from "nats";
 import { createTestInfra } from "../support/infra";
-import { load, percentile, pinned, processCpuMs, SYSTEM_CPU, startNodeScript, startPortalProcess, stop, waitFor } from "./harness";
+import {
+	listenerPid,
+	load,
+	type Measured,
+	percentile,
+	pinned,
+	SYSTEM_CPU,
+	startNodeScript,
+	startPortalProcess,
+	stop,
+	waitFor,
+	withCpuPerRequest,
+} from "./harness";
 import { embeddedPortal, PASSWORD, provisionAccount, type RunningPortal, separatePortal } from "./portal-process";
 import type { Figure } from "./run";
 
@@ -26,16 +38,32 @@ async function baselineHttp(body: string, connections: number) {
 	}
 }
 
-/** The owner's read of their own information, through the gateway, as a browser would. */
-async function ownerRead(url: string, token: string, connections: number) {
+/**
+ * The owner's read of their own information, through the gateway, as a browser would, with the CPU
+ * each of `processes` spent per read.
+ */
+async function ownerRead(portal: RunningPortal, token: string, connections: number, processes: Measured[]) {
+	const url = portal.url;
 	const headers = { Authorization: `Bearer ${token}` };
 	const profile = await fetch(`${url}/api/v1/profiles/me`, { headers });
 	const path = profile.ok ? "/api/v1/profiles/me" : "/api/v1/me";
 	const body = await (await fetch(`${url}${path}`, { headers })).text();
 	await load({ url: `${url}${path}`, connections, seconds: 2, headers });
-	const measured = await load({ url: `${url}${path}`, connections, seconds: LOAD_SECONDS, headers });
-	return { path, body, measured };
+	const { result: measured, perRequest } = await withCpuPerRequest(processes, () =>
+		load({ url: `${url}${path}`, connections, seconds: LOAD_SECONDS, headers }),
+	);
+	const cpu = perRequest.map(({ role, main, others }) => `${role} ${Math.round((main + others) * 1000)}`).join(", ");
+	return { path, body, measured, cpuPerRead: `CPU µs per read: ${cpu}` };
 }
+
+const portalProcesses = (portal: RunningPortal): Measured[] => portal.roles.map((role, i) => ({ role, pid: portal.processes[i]?.pid }));
+
+/** The machine's NATS and Redis servers of a test infrastructure (not pinned: they are not the portal). */
+const sharedServers = (env: Record<string, string>): Measured[] =>
+	[
+		["nats-server", env.TRANSPORTER],
+		["redis-server", env.CACHER],
+	].flatMap(([role, url]) => (url ? [{ role: role as string, pid: listenerPid(Number(new URL(url).port)) }] : []));
 
 export const figures: { id: string; run(): Promise<Figure[]> }[] = [
 	{
@@ -44,7 +72,7 @@ export const figures: { id: string; run(): Promise<Figure[]> }[] = [
 			const portal = await embeddedPortal();
 			let result: Awaited<ReturnType<typeof ownerRead>>;
 			try {
-				result = await ownerRead(portal.url, await provisionAccount(portal, "bench-read@example.com"), 20);
+				result = await ownerRead(portal, await provisionAccount(portal, "bench-read@example.com"), 20, portalProcesses(portal));
 			} finally {
 				await portal.stop();
 			}
@@ -53,7 +81,7 @@ export const figures: { id: string; run(): Promise<Figure[]> }[] = [
 			return [
 				{
 					name: `GET ${result.path}, one process (embedded)`,
-					measured: `${fmt(result.measured.requestsPerSecond, "req/s")} (p99 ${result.measured.p99} ms, non-2xx ${result.measured.non2xx})`,
+					measured: `${fmt(result.measured.requestsPerSecond, "req/s")} (p99 ${result.measured.p99} ms, non-2xx ${result.measured.non2xx}); ${result.cpuPerRead}`,
 					baseline: `node:http ${fmt(baseline.requestsPerSecond, "req/s")}`,
 					ratio,
 					target: "≥ 0.33",
@@ -73,7 +101,8 @@ export const figures: { id: string; run(): Promise<Figure[]> }[] = [
 				);
 				const portal = await separatePortal(infra.env, services);
 				try {
-					result = await ownerRead(portal.url, await provisionAccount(portal, "bench-read-nats@example.com"), 20);
+					const token = await provisionAccount(portal, "bench-read-nats@example.com");
+					result = await ownerRead(portal, token, 20, [...portalProcesses(portal), ...sharedServers(infra.env)]);
 				} finally {
 					await portal.stop();
 				}
@@ -85,7 +114,7 @@ export const figures: { id: string; run(): Promise<Figure[]> }[] = [
 			return [
 				{
 					name: `GET ${result.path}, separate processes over NATS`,
-					measured: `${fmt(result.measured.requestsPerSecond, "req/s")} (p99 ${result.measured.p99} ms, non-2xx ${result.measured.non2xx})`,
+					measured: `${fmt(result.measured.requestsPerSecond, "req/s")} (p99 ${result.measured.p99} ms, non-2xx ${result.measured.non2xx}); ${result.cpuPerRead}`,
 					baseline: `node:http ${fmt(baseline.requestsPerSecond, "req/s")}`,
 					ratio,
 					target: "≥ 0.15",
@@ -347,14 +376,12 @@ async function signInStorm(portal: RunningPortal, identityProcess: number) {
 				() => undefined, // a scrape lost as the storm ends
 			);
 		}, 500);
-		const cpuBefore = portal.processes.map((p) => processCpuMs(p.pid));
-		const storm = await load({ ...signIn, seconds: LOAD_SECONDS }).finally(() => clearInterval(watch));
-		const cpuPerSignIn = portal.roles.map((role, i) => {
-			const [before, after] = [cpuBefore[i], processCpuMs(portal.processes[i]?.pid)];
-			if (!before || !after) return `${role} ?`;
-			const [main, others] = [(after.main - before.main) / storm.total, (after.others - before.others) / storm.total];
-			return others >= 1 ? `${role} ${main.toFixed(1)} (+${others.toFixed(1)} other threads)` : `${role} ${main.toFixed(1)}`;
-		});
+		const { result: storm, perRequest } = await withCpuPerRequest(portalProcesses(portal), () =>
+			load({ ...signIn, seconds: LOAD_SECONDS }).finally(() => clearInterval(watch)),
+		);
+		const cpuPerSignIn = perRequest.map(({ role, main, others }) =>
+			others >= 1 ? `${role} ${main.toFixed(1)} (+${others.toFixed(1)} other threads)` : `${role} ${main.toFixed(1)}`,
+		);
 		return {
 			signIns: (storm.total - storm.non2xx) / LOAD_SECONDS,
 			p99: storm.p99,

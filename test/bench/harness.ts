@@ -66,6 +66,38 @@ export function processCpuMs(pid: number | undefined): { main: number; others: n
 	return used;
 }
 
+/** A process whose CPU a figure reports: a portal process, or a shared server the request passes through. */
+export interface Measured {
+	role: string;
+	pid: number | undefined;
+}
+
+/**
+ * Runs a load and reports each process's CPU per request beside it (ms, from /proc): what a rate on
+ * one core is made of. Main thread and other threads (argon2's pool, V8's helpers) apart.
+ */
+export async function withCpuPerRequest(processes: Measured[], run: () => Promise<LoadResult>) {
+	const before = processes.map((p) => processCpuMs(p.pid));
+	const result = await run();
+	const perRequest = processes.flatMap(({ role, pid }, i) => {
+		const [start, end] = [before[i], processCpuMs(pid)];
+		if (!start || !end) return [];
+		return [{ role, main: (end.main - start.main) / result.total, others: (end.others - start.others) / result.total }];
+	});
+	return { result, perRequest };
+}
+
+/** The pid of the machine's server listening on `port` (the shared NATS or Redis), if `ss` can tell. */
+export function listenerPid(port: number): number | undefined {
+	try {
+		const out = execFileSync("ss", ["-Hltnp", `sport = :${port}`], { encoding: "utf8" });
+		const pid = /pid=(\d+)/.exec(out)?.[1];
+		return pid === undefined ? undefined : Number(pid);
+	} catch {
+		return undefined;
+	}
+}
+
 const CLOCK_TICKS = (() => {
 	try {
 		return Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
