@@ -42,8 +42,7 @@ async function baselineHttp(body: string, connections: number) {
  * The owner's read of their own information, through the gateway, as a browser would, with the CPU
  * each of `processes` spent per read.
  */
-async function ownerRead(portal: RunningPortal, token: string, connections: number, processes: Measured[]) {
-	const url = portal.url;
+async function ownerRead(url: string, token: string, connections: number, processes: Measured[]) {
 	const headers = { Authorization: `Bearer ${token}` };
 	const profile = await fetch(`${url}/api/v1/profiles/me`, { headers });
 	const path = profile.ok ? "/api/v1/profiles/me" : "/api/v1/me";
@@ -60,10 +59,9 @@ const portalProcesses = (portal: RunningPortal): Measured[] => portal.roles.map(
 
 /** The machine's NATS and Redis servers of a test infrastructure (not pinned: they are not the portal). */
 const sharedServers = (env: Record<string, string>): Measured[] =>
-	[
-		["nats-server", env.TRANSPORTER],
-		["redis-server", env.CACHER],
-	].flatMap(([role, url]) => (url ? [{ role: role as string, pid: listenerPid(Number(new URL(url).port)) }] : []));
+	Object.entries({ "nats-server": env.TRANSPORTER, "redis-server": env.CACHER }).flatMap(([role, url]) =>
+		url ? [{ role, pid: listenerPid(Number(new URL(url).port)) }] : [],
+	);
 
 export const figures: { id: string; run(): Promise<Figure[]> }[] = [
 	{
@@ -72,7 +70,7 @@ export const figures: { id: string; run(): Promise<Figure[]> }[] = [
 			const portal = await embeddedPortal();
 			let result: Awaited<ReturnType<typeof ownerRead>>;
 			try {
-				result = await ownerRead(portal, await provisionAccount(portal, "bench-read@example.com"), 20, portalProcesses(portal));
+				result = await ownerRead(portal.url, await provisionAccount(portal, "bench-read@example.com"), 20, portalProcesses(portal));
 			} finally {
 				await portal.stop();
 			}
@@ -102,7 +100,7 @@ export const figures: { id: string; run(): Promise<Figure[]> }[] = [
 				const portal = await separatePortal(infra.env, services);
 				try {
 					const token = await provisionAccount(portal, "bench-read-nats@example.com");
-					result = await ownerRead(portal, token, 20, [...portalProcesses(portal), ...sharedServers(infra.env)]);
+					result = await ownerRead(portal.url, token, 20, [...portalProcesses(portal), ...sharedServers(infra.env)]);
 				} finally {
 					await portal.stop();
 				}

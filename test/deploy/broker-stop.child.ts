@@ -1,5 +1,5 @@
-// Run by broker-stop.spec.ts in a process of its own: starts and stops one broker as a pod does, then
-// prints what the process still has scheduled.
+// Run by broker-stop.spec.ts in a process of its own: starts and stops one broker, as the staff command
+// does, then prints what the process still has scheduled.
 import { loadConfig } from "@portal/platform";
 import { ServiceBroker } from "moleculer";
 import { brokerOptions } from "../../moleculer.config";

@@ -5,8 +5,8 @@ import { createTestInfra, type TestInfra } from "../support/infra";
 const ROOT = resolve(__dirname, "../..");
 
 /**
- * R30: a pod that stops must be free to exit. Whatever a stopped broker leaves scheduled holds its
- * process open: a pod past its SIGTERM, a Jest worker past its graceful exit.
+ * R30: a process that stops its broker must then be free to exit. Whatever the broker leaves scheduled
+ * holds open a process that ends on its own (the staff command, a Jest worker past its graceful exit).
  */
 describe("a stopped broker", () => {
 	let infra: TestInfra;
