@@ -87,6 +87,24 @@ export async function withCpuPerRequest(processes: Measured[], run: () => Promis
 	return { result, perRequest };
 }
 
+/**
+ * Each process's CPU in ms a second with no requests at all (timers, heartbeats, polls), all threads,
+ * over a quiet window: at a low request rate this is a visible share of the CPU per request. Five
+ * seconds, because /proc counts in 10 ms ticks.
+ */
+export async function backgroundCpu(processes: Measured[], windowMs = 5_000): Promise<(number | undefined)[]> {
+	const total = (pid: number | undefined) => {
+		const used = processCpuMs(pid);
+		return used && used.main + used.others;
+	};
+	const before = processes.map((p) => total(p.pid));
+	await new Promise((resolve) => setTimeout(resolve, windowMs));
+	return processes.map((p, i) => {
+		const [start, end] = [before[i], total(p.pid)];
+		return start === undefined || end === undefined ? undefined : ((end - start) * 1000) / windowMs;
+	});
+}
+
 /** The pid of the machine's server listening on `port` (the shared NATS or Redis), if `ss` can tell. */
 export function listenerPid(port: number): number | undefined {
 	try {
