@@ -72,17 +72,26 @@ export interface Measured {
 	pid: number | undefined;
 }
 
+/** Each process's CPU used (ms, main thread and other threads apart) while `work` runs; undefined where /proc has none. */
+async function cpuDuring<T>(processes: Measured[], work: () => Promise<T>) {
+	const before = processes.map((p) => processCpuMs(p.pid));
+	const result = await work();
+	const used = processes.map(({ pid }, i) => {
+		const [start, end] = [before[i], processCpuMs(pid)];
+		return start && end ? { main: end.main - start.main, others: end.others - start.others } : undefined;
+	});
+	return { result, used };
+}
+
 /**
  * Runs a load and reports each process's CPU per request beside it (ms, from /proc): what a rate on
  * one core is made of. Main thread and other threads (argon2's pool, V8's helpers) apart.
  */
 export async function withCpuPerRequest(processes: Measured[], run: () => Promise<LoadResult>) {
-	const before = processes.map((p) => processCpuMs(p.pid));
-	const result = await run();
-	const perRequest = processes.flatMap(({ role, pid }, i) => {
-		const [start, end] = [before[i], processCpuMs(pid)];
-		if (!start || !end) return [];
-		return [{ role, main: (end.main - start.main) / result.total, others: (end.others - start.others) / result.total }];
+	const { result, used } = await cpuDuring(processes, run);
+	const perRequest = processes.flatMap(({ role }, i) => {
+		const cpu = used[i];
+		return cpu ? [{ role, main: cpu.main / result.total, others: cpu.others / result.total }] : [];
 	});
 	return { result, perRequest };
 }
@@ -93,16 +102,8 @@ export async function withCpuPerRequest(processes: Measured[], run: () => Promis
  * seconds, because /proc counts in 10 ms ticks.
  */
 export async function backgroundCpu(processes: Measured[], windowMs = 5_000): Promise<(number | undefined)[]> {
-	const total = (pid: number | undefined) => {
-		const used = processCpuMs(pid);
-		return used && used.main + used.others;
-	};
-	const before = processes.map((p) => total(p.pid));
-	await new Promise((resolve) => setTimeout(resolve, windowMs));
-	return processes.map((p, i) => {
-		const [start, end] = [before[i], total(p.pid)];
-		return start === undefined || end === undefined ? undefined : ((end - start) * 1000) / windowMs;
-	});
+	const { used } = await cpuDuring(processes, () => new Promise((resolve) => setTimeout(resolve, windowMs)));
+	return used.map((cpu) => cpu && ((cpu.main + cpu.others) * 1000) / windowMs);
 }
 
 /** The pid of the machine's server listening on `port` (the shared NATS or Redis), if `ss` can tell. */
