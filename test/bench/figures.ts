@@ -1,4 +1,4 @@
-import { execFileSync } from "node:child_process";
+import { type ChildProcess, execFileSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { once } from "node:events";
 import { existsSync } from "node:fs";
@@ -9,6 +9,7 @@ import { connect, JSONCodec, type JsMsg } from "nats";
 import { createTestInfra } from "../support/infra";
 import {
 	backgroundCpu,
+	type LoadResult,
 	listenerPid,
 	load,
 	type Measured,
@@ -19,6 +20,7 @@ import {
 	startPortalProcess,
 	stop,
 	waitFor,
+	waitForLine,
 	withCpuPerRequest,
 } from "./harness";
 import { embeddedPortal, PASSWORD, provisionAccount, type RunningPortal, separatePortal } from "./portal-process";
@@ -37,6 +39,44 @@ async function baselineHttp(body: string, connections: number) {
 	} finally {
 		await stop(child);
 	}
+}
+
+/**
+ * The same read on bare moleculer-web and Moleculer (floor-gateway.ts), without and with the two things
+ * the portal's rules add to every call: what the stack alone allows against the same baseline. One
+ * process, or over `infraEnv`'s NATS and Redis with gateway, identity and profile in a process each.
+ */
+async function floorReads(body: string, connections: number, infraEnv?: Record<string, string>) {
+	const roles = infraEnv ? ["identity", "profile", "gateway"] : ["all"];
+	const token = randomUUID();
+	const read = async (rules: boolean) => {
+		const port = 40_000 + Math.floor(Math.random() * 20_000);
+		const env = { ...infraEnv, PORT: String(port), FLOOR_TOKEN: token, FLOOR_BODY: body, FLOOR_RULES: rules ? "1" : "0" };
+		const children = roles.map((role) => startNodeScript("test/bench/floor-gateway.ts", { ...env, FLOOR_ROLE: role }));
+		try {
+			await waitForLine(children.at(-1) as ChildProcess, /^ready$/m);
+			const url = `http://127.0.0.1:${port}/api/v1/profiles/me`;
+			const headers = { Authorization: `Bearer ${token}` };
+			await load({ url, connections, seconds: 2, headers });
+			return await load({ url, connections, seconds: LOAD_SECONDS, headers });
+		} finally {
+			await Promise.all(children.map((child) => stop(child)));
+		}
+	};
+	return { defaults: await read(false), rules: await read(true) };
+}
+
+/** The floor's two rows beside a read figure, against the same node:http baseline. */
+function floorFigures(where: string, floor: Awaited<ReturnType<typeof floorReads>>, baseline: LoadResult): Figure[] {
+	const row = (variant: string, read: LoadResult): Figure => ({
+		name: `floor: the same read on bare moleculer-web and Moleculer, ${where}, ${variant}`,
+		measured: `${fmt(read.requestsPerSecond, "req/s")} (p99 ${read.p99} ms, non-2xx ${read.non2xx})`,
+		baseline: `node:http ${fmt(baseline.requestsPerSecond, "req/s")}`,
+		ratio: read.requestsPerSecond / baseline.requestsPerSecond,
+		target: "(the stack's floor, for comparison)",
+		pass: read.non2xx === 0 && read.errors === 0,
+	});
+	return [row("Moleculer's defaults", floor.defaults), row("+ request timeout and request scope", floor.rules)];
 }
 
 /**
@@ -75,6 +115,7 @@ export const figures: { id: string; run(): Promise<Figure[]> }[] = [
 			} finally {
 				await portal.stop();
 			}
+			const floor = await floorReads(result.body, 20);
 			const baseline = await baselineHttp(result.body, 20);
 			const ratio = result.measured.requestsPerSecond / baseline.requestsPerSecond;
 			return [
@@ -86,6 +127,7 @@ export const figures: { id: string; run(): Promise<Figure[]> }[] = [
 					target: "≥ 0.33",
 					pass: ratio >= 0.33 && result.measured.non2xx === 0,
 				},
+				...floorFigures("one process", floor, baseline),
 			];
 		},
 	},
@@ -94,6 +136,7 @@ export const figures: { id: string; run(): Promise<Figure[]> }[] = [
 		async run() {
 			const infra = await createTestInfra();
 			let result: Awaited<ReturnType<typeof ownerRead>>;
+			let floor: Awaited<ReturnType<typeof floorReads>>;
 			try {
 				const services = ["gateway", "identity", "communications", "profile", "sharing"].filter(
 					(s) => existsSync(`services/${s}/src`) || s === "gateway",
@@ -105,6 +148,7 @@ export const figures: { id: string; run(): Promise<Figure[]> }[] = [
 				} finally {
 					await portal.stop();
 				}
+				floor = await floorReads(result.body, 20, infra.env);
 			} finally {
 				await infra.cleanup();
 			}
@@ -119,6 +163,7 @@ export const figures: { id: string; run(): Promise<Figure[]> }[] = [
 					target: "≥ 0.15",
 					pass: ratio >= 0.15 && result.measured.non2xx === 0,
 				},
+				...floorFigures("a process each over NATS", floor, baseline),
 			];
 		},
 	},
