@@ -41,26 +41,39 @@ async function baselineHttp(body: string, connections: number) {
 	}
 }
 
+/** The stack's floor (floor-gateway.ts), `roles` a process each on the system core, ready to load. */
+async function startFloor(roles: string[], env: Record<string, string>) {
+	const port = 40_000 + Math.floor(Math.random() * 20_000);
+	const children = roles.map((role) => startNodeScript("test/bench/floor-gateway.ts", { ...env, PORT: String(port), FLOOR_ROLE: role }));
+	const stopAll = async () => {
+		await Promise.all(children.map((child) => stop(child)));
+	};
+	try {
+		await waitForLine(children.at(-1) as ChildProcess, /^ready$/m);
+	} catch (err) {
+		await stopAll();
+		throw err;
+	}
+	return { url: `http://127.0.0.1:${port}/api/v1`, stop: stopAll };
+}
+
 /**
- * The same read on bare moleculer-web and Moleculer (floor-gateway.ts), without and with the two things
- * the portal's rules add to every call: what the stack alone allows against the same baseline. One
- * process, or over `infraEnv`'s NATS and Redis with gateway, identity and profile in a process each.
+ * The same read on bare moleculer-web and Moleculer, without and with the two things the portal's
+ * rules add to every call: what the stack alone allows against the same baseline. One process, or over
+ * `infraEnv`'s NATS and Redis with gateway, identity and profile in a process each.
  */
 async function floorReads(body: string, connections: number, infraEnv?: Record<string, string>) {
 	const roles = infraEnv ? ["identity", "profile", "gateway"] : ["all"];
 	const token = randomUUID();
 	const read = async (rules: boolean) => {
-		const port = 40_000 + Math.floor(Math.random() * 20_000);
-		const env = { ...infraEnv, PORT: String(port), FLOOR_TOKEN: token, FLOOR_BODY: body, FLOOR_RULES: rules ? "1" : "0" };
-		const children = roles.map((role) => startNodeScript("test/bench/floor-gateway.ts", { ...env, FLOOR_ROLE: role }));
+		const floor = await startFloor(roles, { ...infraEnv, FLOOR_TOKEN: token, FLOOR_BODY: body, FLOOR_RULES: rules ? "1" : "0" });
 		try {
-			await waitForLine(children.at(-1) as ChildProcess, /^ready$/m);
-			const url = `http://127.0.0.1:${port}/api/v1/profiles/me`;
+			const url = `${floor.url}/profiles/me`;
 			const headers = { Authorization: `Bearer ${token}` };
 			await load({ url, connections, seconds: 2, headers });
 			return await load({ url, connections, seconds: LOAD_SECONDS, headers });
 		} finally {
-			await Promise.all(children.map((child) => stop(child)));
+			await floor.stop();
 		}
 	};
 	return { defaults: await read(false), rules: await read(true) };
@@ -174,8 +187,10 @@ export const figures: { id: string; run(): Promise<Figure[]> }[] = [
 			// portal in one embedded process, whose PGlite does every query on the measured core.
 			const infra = await createTestInfra();
 			let pods: Awaited<ReturnType<typeof signInStorm>>;
+			let floor: LoadResult;
 			try {
 				pods = await signInStorm(await separatePortal(infra.env, ["gateway", "identity", "communications", "activity-log"]), 1);
+				floor = await floorSignIns(infra.env);
 			} finally {
 				await infra.cleanup();
 			}
@@ -201,6 +216,14 @@ export const figures: { id: string; run(): Promise<Figure[]> }[] = [
 					ratio: embedded.signIns / baseline,
 					target: "(shown for comparison)",
 					pass: embedded.non2xx === 0,
+				},
+				{
+					name: "floor: the same sign-in on bare moleculer-web and Moleculer, gateway and identity over NATS, the portal's hashing and nothing else",
+					measured: `${fmt(floor.requestsPerSecond, "/s")} (p99 ${floor.p99} ms, non-2xx ${floor.non2xx})`,
+					baseline: "the same raw verify",
+					ratio: floor.requestsPerSecond / baseline,
+					target: "(the stack's floor, for comparison)",
+					pass: floor.non2xx === 0 && floor.errors === 0,
 				},
 			];
 		},
@@ -442,6 +465,24 @@ async function signInStorm(portal: RunningPortal, identityProcess: number) {
 		};
 	} finally {
 		await portal.stop();
+	}
+}
+
+/** The same sign-in storm on the stack's floor: gateway and identity over `infraEnv`'s NATS, a verify and a token. */
+async function floorSignIns(infraEnv: Record<string, string>) {
+	const floor = await startFloor(["identity", "gateway"], { ...infraEnv, FLOOR_PASSWORD: PASSWORD, FLOOR_NEEDS: "identity" });
+	try {
+		const signIn = {
+			url: `${floor.url}/auth/sign-in`,
+			method: "POST",
+			connections: 8,
+			headers: { "content-type": "application/json" },
+			body: JSON.stringify({ login: "bench-signin@example.com", password: PASSWORD }),
+		};
+		await load({ ...signIn, seconds: 2 });
+		return await load({ ...signIn, seconds: LOAD_SECONDS });
+	} finally {
+		await floor.stop();
 	}
 }
 

@@ -1,19 +1,26 @@
+import { randomBytes } from "node:crypto";
 import { RequestContextMiddleware } from "@portal/platform";
 import { type BrokerOptions, type Context, Errors, ServiceBroker } from "moleculer";
 import ApiGateway from "moleculer-web";
+import { hashPassword, verifyPassword } from "../../services/identity/src/passwords";
 
 /**
- * The framework's floor for the owner's read: the same request's shape on bare moleculer-web and
- * Moleculer, and none of the portal's code. Three actions a request, as in the portal: moleculer-web's
- * HTTP handler, the session lookup, the profile read; both lookups answered from the cacher (memory in
- * one process, Redis over NATS), both seeded at start with the bench's token and body.
+ * The stack's floor for the portal's two busiest requests: their shape on bare moleculer-web and
+ * Moleculer, and none of the portal's code.
+ * - The owner's read: three actions, as in the portal: moleculer-web's HTTP handler, the session
+ *   lookup, the profile read; both lookups answered from the cacher (memory in one process, Redis over
+ *   NATS), seeded at start with the bench's token and body.
+ * - A sign-in: the HTTP handler and identity's action, which verifies the password with the portal's
+ *   own hashing (argon2id, its parameters and its limit of hashes at a time) and returns a new token;
+ *   no database, no session, no events.
  *
  * `FLOOR_RULES=1` adds the two things the portal's rules make every call carry: a request timeout
  * (Moleculer's Timeout middleware, so a hung call fails instead of holding the request) and the
  * request scope that puts the request id in every log line (ARCHITECTURE rule 9).
  *
  * `FLOOR_ROLE`: `all` (one process), or `gateway`, `identity`, `profile` (one process each, over
- * `TRANSPORTER`, with the Redis cacher at `CACHER`).
+ * `TRANSPORTER`, with the Redis cacher at `CACHER`); the gateway waits for the services in
+ * `FLOOR_NEEDS`.
  */
 const role = process.env.FLOOR_ROLE ?? "all";
 const token = process.env.FLOOR_TOKEN ?? "";
@@ -22,6 +29,7 @@ const namespace = process.env.NAMESPACE ?? "";
 const sessionKey = `floor.session:${token}`;
 const profileKey = (accountId: string) => `floor.profile:${accountId}`;
 const actor = { kind: "account", id: "floor-account", roles: [] };
+const password = process.env.FLOOR_PASSWORD ?? "";
 
 const redis = process.env.CACHER ? new URL(process.env.CACHER) : undefined;
 const options: BrokerOptions = {
@@ -48,9 +56,17 @@ const found = <T>(value: T | null): T => {
 };
 
 if (role === "all" || role === "identity") {
+	const passwordHash = hashPassword(password);
 	broker.createService({
 		name: "identity",
 		actions: {
+			signIn: {
+				params: { login: { type: "string", min: 1, max: 254 }, password: { type: "string", min: 1, max: 1024 } },
+				handler: async (ctx: Context<{ password: string }>) => {
+					if (!(await verifyPassword(await passwordHash, ctx.params.password))) throw new Errors.MoleculerClientError("No.", 401);
+					return { token: randomBytes(32).toString("base64url") };
+				},
+			},
 			resolveSession: {
 				params: { token: { type: "string", min: 1, max: 200 } },
 				handler: async (ctx: Context<{ token: string }>) => found(await cacher().get(`floor.session:${ctx.params.token}`)),
@@ -70,7 +86,7 @@ if (role === "all" || role === "gateway") {
 	broker.createService({
 		name: "floor-gateway",
 		mixins: [ApiGateway],
-		dependencies: ["identity", "profile"],
+		dependencies: (process.env.FLOOR_NEEDS ?? "identity,profile").split(","),
 		settings: {
 			port: Number(process.env.PORT),
 			ip: "127.0.0.1",
@@ -80,14 +96,15 @@ if (role === "all" || role === "gateway") {
 				{
 					path: "/api/v1",
 					mappingPolicy: "restrict",
-					aliases: { "GET profiles/me": "profile.getMine" },
+					bodyParsers: { json: true },
+					aliases: { "GET profiles/me": "profile.getMine", "POST auth/sign-in": "identity.signIn" },
 					async onBeforeCall(
 						ctx: Context<unknown, { actor?: unknown }>,
 						_route: unknown,
 						req: { headers: Record<string, string | undefined> },
 					) {
-						const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? "")?.[1] ?? "";
-						ctx.meta.actor = await ctx.call("identity.resolveSession", { token: bearer });
+						const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? "")?.[1];
+						if (bearer) ctx.meta.actor = await ctx.call("identity.resolveSession", { token: bearer });
 					},
 				},
 			],
