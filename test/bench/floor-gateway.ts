@@ -26,7 +26,7 @@ const role = process.env.FLOOR_ROLE ?? "all";
 const token = process.env.FLOOR_TOKEN ?? "";
 const body: unknown = JSON.parse(process.env.FLOOR_BODY ?? "{}");
 const namespace = process.env.NAMESPACE ?? "";
-const sessionKey = `floor.session:${token}`;
+const sessionKey = (sessionToken: string) => `floor.session:${sessionToken}`;
 const profileKey = (accountId: string) => `floor.profile:${accountId}`;
 const actor = { kind: "account", id: "floor-account", roles: [] };
 const password = process.env.FLOOR_PASSWORD ?? "";
@@ -63,13 +63,14 @@ if (role === "all" || role === "identity") {
 			signIn: {
 				params: { login: { type: "string", min: 1, max: 254 }, password: { type: "string", min: 1, max: 1024 } },
 				handler: async (ctx: Context<{ password: string }>) => {
-					if (!(await verifyPassword(await passwordHash, ctx.params.password))) throw new Errors.MoleculerClientError("No.", 401);
+					if (!(await verifyPassword(await passwordHash, ctx.params.password)))
+						throw new Errors.MoleculerClientError("Wrong password.", 401);
 					return { token: randomBytes(32).toString("base64url") };
 				},
 			},
 			resolveSession: {
 				params: { token: { type: "string", min: 1, max: 200 } },
-				handler: async (ctx: Context<{ token: string }>) => found(await cacher().get(`floor.session:${ctx.params.token}`)),
+				handler: async (ctx: Context<{ token: string }>) => found(await cacher().get(sessionKey(ctx.params.token))),
 			},
 		},
 	});
@@ -110,7 +111,7 @@ if (role === "all" || role === "gateway") {
 			],
 		},
 		async started() {
-			await cacher().set(sessionKey, actor);
+			await cacher().set(sessionKey(token), actor);
 			await cacher().set(profileKey(actor.id), body);
 			process.stdout.write("ready\n");
 		},
