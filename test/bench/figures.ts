@@ -187,7 +187,7 @@ export const figures: { id: string; run(): Promise<Figure[]> }[] = [
 			// portal in one embedded process, whose PGlite does every query on the measured core.
 			const infra = await createTestInfra();
 			let pods: Awaited<ReturnType<typeof signInStorm>>;
-			let floor: LoadResult;
+			let floor: Awaited<ReturnType<typeof floorSignIns>>;
 			try {
 				pods = await signInStorm(await separatePortal(infra.env, ["gateway", "identity", "communications", "activity-log"]), 1);
 				floor = await floorSignIns(infra.env);
@@ -219,9 +219,9 @@ export const figures: { id: string; run(): Promise<Figure[]> }[] = [
 				},
 				{
 					name: "floor: the same sign-in on bare moleculer-web and Moleculer, gateway and identity over NATS, the portal's hashing and nothing else",
-					measured: `${fmt(floor.requestsPerSecond, "/s")} (p99 ${floor.p99} ms, non-2xx ${floor.non2xx})`,
+					measured: `${fmt(floor.signIns, "/s")} (p99 ${floor.p99} ms, non-2xx ${floor.non2xx})`,
 					baseline: "the same raw verify",
-					ratio: floor.requestsPerSecond / baseline,
+					ratio: floor.signIns / baseline,
 					target: "(the stack's floor, for comparison)",
 					pass: floor.non2xx === 0 && floor.errors === 0,
 				},
@@ -480,7 +480,9 @@ async function floorSignIns(infraEnv: Record<string, string>) {
 			body: JSON.stringify({ login: "bench-signin@example.com", password: PASSWORD }),
 		};
 		await load({ ...signIn, seconds: 2 });
-		return await load({ ...signIn, seconds: LOAD_SECONDS });
+		const storm = await load({ ...signIn, seconds: LOAD_SECONDS });
+		// Counted as the portal's storm is: successful sign-ins over the storm's length.
+		return { ...storm, signIns: (storm.total - storm.non2xx) / LOAD_SECONDS };
 	} finally {
 		await floor.stop();
 	}
