@@ -413,6 +413,17 @@ export const figures: { id: string; run(): Promise<Figure[]> }[] = [
 	},
 ];
 
+const SIGN_IN_LOGIN = "bench-signin@example.com";
+
+/** The storm's request: one customer signing in with the right password, again and again, 8 at a time. */
+const signInRequest = (apiUrl: string) => ({
+	url: `${apiUrl}/auth/sign-in`,
+	method: "POST",
+	connections: 8,
+	headers: { "content-type": "application/json" },
+	body: JSON.stringify({ login: SIGN_IN_LOGIN, password: PASSWORD }),
+});
+
 /**
  * 8 clients signing in for LOAD_SECONDS, after 2 s of the same to warm up. Each process's CPU per
  * sign-in is reported beside the rate: the rate is one core divided by their sum. Part of it is each
@@ -423,14 +434,8 @@ export const figures: { id: string; run(): Promise<Figure[]> }[] = [
  */
 async function signInStorm(portal: RunningPortal, identityProcess: number) {
 	try {
-		await provisionAccount(portal, "bench-signin@example.com");
-		const signIn = {
-			url: `${portal.url}/api/v1/auth/sign-in`,
-			method: "POST",
-			connections: 8,
-			headers: { "content-type": "application/json" },
-			body: JSON.stringify({ login: "bench-signin@example.com", password: PASSWORD }),
-		};
+		await provisionAccount(portal, SIGN_IN_LOGIN);
+		const signIn = signInRequest(`${portal.url}/api/v1`);
 		// Warm, as every other figure is: at ~50 sign-ins/s, 10 s are mostly code not yet optimised by the JIT.
 		await load({ ...signIn, seconds: 2 });
 		// Once the warm-up's usage records are relayed and stored, what each process spends doing nothing.
@@ -472,13 +477,7 @@ async function signInStorm(portal: RunningPortal, identityProcess: number) {
 async function floorSignIns(infraEnv: Record<string, string>) {
 	const floor = await startFloor(["identity", "gateway"], { ...infraEnv, FLOOR_PASSWORD: PASSWORD, FLOOR_NEEDS: "identity" });
 	try {
-		const signIn = {
-			url: `${floor.url}/auth/sign-in`,
-			method: "POST",
-			connections: 8,
-			headers: { "content-type": "application/json" },
-			body: JSON.stringify({ login: "bench-signin@example.com", password: PASSWORD }),
-		};
+		const signIn = signInRequest(floor.url);
 		await load({ ...signIn, seconds: 2 });
 		const storm = await load({ ...signIn, seconds: LOAD_SECONDS });
 		// Counted as the portal's storm is: successful sign-ins over the storm's length.
