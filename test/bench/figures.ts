@@ -7,6 +7,7 @@ import { loadConfig, openDatabase } from "@portal/platform";
 import { purchaseEvent } from "@portal/server";
 import { connect, JSONCodec, type JsMsg } from "nats";
 import { createTestInfra } from "../support/infra";
+import { freePort } from "../support/portal";
 import {
 	backgroundCpu,
 	type LoadResult,
@@ -29,13 +30,18 @@ import type { Figure } from "./run";
 const LOAD_SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const fmt = (n: number, unit: string) => `${n >= 100 ? Math.round(n) : n.toFixed(2)} ${unit}`;
 
+/** A load of LOAD_SECONDS after 2 s of the same, so that the JIT has warmed what is measured. */
+async function warmedLoad(opts: Omit<Parameters<typeof load>[0], "seconds">): Promise<LoadResult> {
+	await load({ ...opts, seconds: 2 });
+	return load({ ...opts, seconds: LOAD_SECONDS });
+}
+
 async function baselineHttp(body: string, connections: number) {
-	const port = 40_000 + Math.floor(Math.random() * 20_000);
+	const port = await freePort();
 	const child = startNodeScript("test/bench/baseline-http.ts", { PORT: String(port), BASELINE_BODY: body });
 	try {
 		await waitFor(`http://127.0.0.1:${port}/`);
-		await load({ url: `http://127.0.0.1:${port}/`, connections, seconds: 2 });
-		return await load({ url: `http://127.0.0.1:${port}/`, connections, seconds: LOAD_SECONDS });
+		return await warmedLoad({ url: `http://127.0.0.1:${port}/`, connections });
 	} finally {
 		await stop(child);
 	}
@@ -43,7 +49,7 @@ async function baselineHttp(body: string, connections: number) {
 
 /** The stack's floor (floor-gateway.ts), `roles` a process each on the system core, ready to load. */
 async function startFloor(roles: string[], env: Record<string, string>) {
-	const port = 40_000 + Math.floor(Math.random() * 20_000);
+	const port = await freePort();
 	const children = roles.map((role) => startNodeScript("test/bench/floor-gateway.ts", { ...env, PORT: String(port), FLOOR_ROLE: role }));
 	const stopAll = async () => {
 		await Promise.all(children.map((child) => stop(child)));
@@ -68,10 +74,7 @@ async function floorReads(body: string, connections: number, infraEnv?: Record<s
 	const read = async (rules: boolean) => {
 		const floor = await startFloor(roles, { ...infraEnv, FLOOR_TOKEN: token, FLOOR_BODY: body, FLOOR_RULES: rules ? "1" : "0" });
 		try {
-			const url = `${floor.url}/profiles/me`;
-			const headers = { Authorization: `Bearer ${token}` };
-			await load({ url, connections, seconds: 2, headers });
-			return await load({ url, connections, seconds: LOAD_SECONDS, headers });
+			return await warmedLoad({ url: `${floor.url}/profiles/me`, connections, headers: { Authorization: `Bearer ${token}` } });
 		} finally {
 			await floor.stop();
 		}
@@ -356,7 +359,7 @@ export const figures: { id: string; run(): Promise<Figure[]> }[] = [
 			 * database answering, i.e. the process can serve (a log line alone would not say so).
 			 */
 			const toReady = async (env: NodeJS.ProcessEnv) => {
-				const port = 40_000 + Math.floor(Math.random() * 20_000);
+				const port = await freePort();
 				const t = Date.now();
 				const child = startPortalProcess({ SERVICES: "identity", LOG_LEVEL: "info", HEALTH_PORT: String(port), ...env });
 				try {
@@ -477,9 +480,7 @@ async function signInStorm(portal: RunningPortal, identityProcess: number) {
 async function floorSignIns(infraEnv: Record<string, string>) {
 	const floor = await startFloor(["identity", "gateway"], { ...infraEnv, FLOOR_PASSWORD: PASSWORD, FLOOR_NEEDS: "identity" });
 	try {
-		const signIn = signInRequest(floor.url);
-		await load({ ...signIn, seconds: 2 });
-		const storm = await load({ ...signIn, seconds: LOAD_SECONDS });
+		const storm = await warmedLoad(signInRequest(floor.url));
 		// Counted as the portal's storm is: successful sign-ins over the storm's length.
 		return { ...storm, signIns: (storm.total - storm.non2xx) / LOAD_SECONDS };
 	} finally {
