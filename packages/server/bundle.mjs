@@ -14,7 +14,11 @@ await build({
 	format: "cjs",
 	// Our workspaces from their TypeScript sources, as `npm start` and the tests run them.
 	conditions: ["source"],
-	// Stack traces keep their function names; `node --enable-source-maps` maps them to the sources.
+	// Without comments and whitespace the file is a third smaller, and no comment's "—" or "→" makes
+	// V8 hold all of it as a two-byte string: ~50 ms less to read and compile at every start (issue 10).
+	// Names are not mangled: stack traces keep them; `node --enable-source-maps` maps them to the sources.
+	minifyWhitespace: true,
+	minifySyntax: true,
 	keepNames: true,
 	sourcemap: "linked",
 	sourcesContent: false,
