@@ -105,11 +105,15 @@ const splitList = (value: string): string[] =>
 
 /** A DNS host name (no scheme, port or path): what a link's URL hostname is compared with. */
 const HOST_NAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i;
-const regionNames = new Intl.DisplayNames(["en"], { type: "region", fallback: "none" });
+/** ICU's region names, built on first use: ~20 ms at every process start otherwise (cold start, issue 10). */
+let regionNames: Intl.DisplayNames | undefined;
 /** Codes ICU names that are not ISO 3166-1 countries (UK is reserved: the United Kingdom is GB). */
 const NOT_COUNTRIES = new Set(["EU", "EZ", "UN", "ZZ", "QO", "UK"]);
-const isCountryCode = (code: string): boolean =>
-	/^[A-Za-z]{2}$/.test(code) && !NOT_COUNTRIES.has(code.toUpperCase()) && regionNames.of(code.toUpperCase()) !== undefined;
+const isCountryCode = (code: string): boolean => {
+	if (!/^[A-Za-z]{2}$/.test(code) || NOT_COUNTRIES.has(code.toUpperCase())) return false;
+	regionNames ??= new Intl.DisplayNames(["en"], { type: "region", fallback: "none" });
+	return regionNames.of(code.toUpperCase()) !== undefined;
+};
 
 const envSchema = {
 	$$strict: false,
