@@ -9,6 +9,8 @@ import { type FaultServer, faultInfra, mailsPerAddress, natsServer, postgresServ
 
 /** Enough that the kill lands mid-burst: identity records purchases in groups of up to 128. */
 const EVENTS = 1_500;
+const PUBLISH_CHUNK = 100;
+const PUBLISH_PAUSE_MS = 100;
 
 /**
  * R3, R30: identity runs in its own process and is killed with SIGKILL in the middle of a burst of
@@ -66,12 +68,18 @@ describeInfra("fault: identity process killed while handling purchase events", (
 
 		const nc = await connect({ servers: new URL(nats.url).host });
 		const subject = `${tag}.${Channels.purchaseCompleted}`;
+		// The burst arrives in paced chunks over ~1.5 s, so identity is still receiving it when it is killed,
+		// however slowly this process polls: identity records a few thousand purchases a second, and a burst
+		// published at once could be done before the poll below saw it start.
 		const publishAll = async () => {
 			const js = nc.jetstream();
-			await Promise.all(events.map((event) => js.publish(subject, JSONCodec().encode(event), { msgID: event.eventId })));
+			for (let i = 0; i < events.length; i += PUBLISH_CHUNK) {
+				const chunk = events.slice(i, i + PUBLISH_CHUNK);
+				await Promise.all(chunk.map((event) => js.publish(subject, JSONCodec().encode(event), { msgID: event.eventId })));
+				await new Promise((resolve) => setTimeout(resolve, PUBLISH_PAUSE_MS));
+			}
 		};
-		// Killed while it works through the burst, watched as the burst is published: identity records a
-		// few thousand purchases a second, so waiting for the whole burst first can leave nothing undone.
+		// Killed while it works through the burst, watched as the burst is published.
 		const killOnceStarted = async () => {
 			const done = await eventually(
 				async () => {
