@@ -16,5 +16,10 @@ module.exports = {
 	transformIgnorePatterns: ["/node_modules/(?!(otplib|@otplib|@scure|@noble)/)"],
 	testTimeout: 60_000,
 	maxWorkers: 2,
+	// Each test file's modules live in their own VM context, which Node frees late (nodejs/node#33439): a
+	// worker's heap grows ~60 MB a file, to ~1 GB by the end. Ending, a worker unmaps its heap page by
+	// page, and on a slow VM that passed Jest's 500 ms grace ("failed to exit gracefully", 520–900 ms
+	// measured). A worker past this size after a file is replaced; its last exit took 80–175 ms.
+	workerIdleMemoryLimit: "300MB",
 	reporters: ["default", "<rootDir>/test/support/summary-reporter.js"],
 };
