@@ -19,6 +19,10 @@ await build({
 	// Names are not mangled: stack traces keep them; `node --enable-source-maps` maps them to the sources.
 	minifyWhitespace: true,
 	minifySyntax: true,
+	// esbuild renames a module's top-level name that another module uses too (Moleculer's
+	// `ValidationError` becomes `ValidationError2`), and error names travel: the gateway and Moleculer's
+	// error regenerator tell errors apart by them (test/deploy/bundle.spec.ts). Keeping names costs a
+	// `__name` call per function expression evaluated, ~7 % of an embedded read's CPU (BENCHMARKS.md).
 	keepNames: true,
 	sourcemap: "linked",
 	sourcesContent: false,

@@ -54,6 +54,18 @@ describe("the bundled entry the image runs", () => {
 		expect(await page.text()).toBe(readFileSync(join(UI_DIST, "index.html"), "utf8"));
 	});
 
+	// esbuild renames classes whose names other modules use too (bundle.mjs): without `keepNames`,
+	// Moleculer's ValidationError is `ValidationError2` here, and the gateway tells errors apart by name.
+	it("R30: errors keep the names the gateway answers by: invalid fields 422 with their list, an unknown address 404", async () => {
+		const invalid = await portal.request("POST", "/api/v1/auth/sign-in", { body: { login: "", password: 5 } });
+		expect(invalid.status).toBe(422);
+		expect(invalid.body).toMatchObject({ code: "VALIDATION_ERROR", detail: "Some fields are invalid." });
+		expect(invalid.body.errors.map((e: { field: string }) => e.field)).toEqual(expect.arrayContaining(["login", "password"]));
+		const missing = await portal.request("GET", "/api/v1/no-such-address");
+		expect(missing.status).toBe(404);
+		expect(missing.body).toMatchObject({ code: "NOT_FOUND" });
+	});
+
 	it("R30: on SIGTERM the pod stops once, cleanly: each service stopped once, exit code 0, no error logged", async () => {
 		const logged = pod.output().length;
 		expect(await pod.stop()).toBe(0);
