@@ -21,8 +21,9 @@ await build({
 	minifySyntax: true,
 	// esbuild renames a module's top-level name that another module uses too (Moleculer's
 	// `ValidationError` becomes `ValidationError2`), and error names travel: the gateway and Moleculer's
-	// error regenerator tell errors apart by them (test/deploy/bundle.spec.ts). Keeping names costs a
-	// `__name` call per function expression evaluated, ~7 % of an embedded read's CPU (BENCHMARKS.md).
+	// error regenerator tell errors apart by them (test/deploy/bundle.spec.ts). Keeping names costs ~7 %
+	// of an embedded read's CPU, spread over the `__name` calls it adds where functions are defined
+	// (BENCHMARKS.md).
 	keepNames: true,
 	sourcemap: "linked",
 	sourcesContent: false,
