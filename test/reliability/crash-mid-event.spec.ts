@@ -73,9 +73,10 @@ describeInfra("fault: identity process killed while handling purchase events", (
 		// published at once could be done before the poll below saw it start.
 		const publishAll = async () => {
 			const js = nc.jetstream();
+			const codec = JSONCodec();
 			for (let i = 0; i < events.length; i += PUBLISH_CHUNK) {
 				const chunk = events.slice(i, i + PUBLISH_CHUNK);
-				await Promise.all(chunk.map((event) => js.publish(subject, JSONCodec().encode(event), { msgID: event.eventId })));
+				await Promise.all(chunk.map((event) => js.publish(subject, codec.encode(event), { msgID: event.eventId })));
 				await new Promise((resolve) => setTimeout(resolve, PUBLISH_PAUSE_MS));
 			}
 		};
